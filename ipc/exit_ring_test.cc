@@ -116,7 +116,7 @@ TEST(ExitRing, WrapAroundManyMoreRequestsThanCapacity) {
   }
   consumer.join();
   ASSERT_EQ(seen.size(), static_cast<size_t>(kRequests));
-  for (int i = 0; i < kRequests; ++i) {
+  for (size_t i = 0; i < seen.size(); ++i) {
     ASSERT_EQ(seen[i].seq, static_cast<uint64_t>(i));
     ASSERT_EQ(seen[i].addr, static_cast<uint64_t>(i));
     if (seen[i].is_write) {
@@ -128,7 +128,7 @@ TEST(ExitRing, WrapAroundManyMoreRequestsThanCapacity) {
 
 TEST(ExitRing, FullRingMakesProducerWait) {
   Pair p = MakePair(4);
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(p.producer.Post(Write(i, i)));
+  for (uint64_t i = 0; i < 4; ++i) ASSERT_TRUE(p.producer.Post(Write(i, i)));
   // Full: a post with a timeout fails with ETIMEDOUT and posts nothing.
   auto full = p.producer.Post(Write(99, 99), WaitOptions{.timeout = 20ms});
   ASSERT_FALSE(full);
