@@ -1,0 +1,51 @@
+#include "core/boot/dsdt.h"
+
+namespace bulkhead::boot {
+
+aml::Bytes PciHostBridgeCrs(const MemoryLayout& layout) {
+  return aml::ResourceTemplate({
+      aml::WordBusNumber(0x00, 0xFF),
+      aml::IoPort(kPciConfigAddressPort, kPciConfigAddressPort, 1, 8),
+      // As on a PC, the legacy ports (serial, ACPI PM) decode behind the host
+      // bridge; BARs are placed from 0x1000 up.
+      aml::WordIo(0x0000, 0x0CF7),
+      aml::WordIo(0x0D00, 0xFFFF),
+      aml::DWordMemory(static_cast<uint32_t>(kPciMmio32Start),
+                       static_cast<uint32_t>(kPciMmio32End - 1), /*cacheable=*/false),
+      aml::QWordMemory(layout.mmio64_start, layout.mmio64_end() - 1, /*cacheable=*/true),
+  });
+}
+
+aml::Bytes PciRoutingTable() {
+  std::vector<aml::Bytes> entries;
+  for (uint32_t slot = 0; slot < kPciSlots; ++slot) {
+    for (uint32_t pin = 0; pin < 4; ++pin) {
+      // { Address (device << 16 | any function), Pin, Source (0 = GSI), GSI }
+      entries.push_back(aml::Package({aml::DWord(slot << 16 | 0xFFFF), aml::Integer(pin),
+                                      aml::Integer(0), aml::Integer(PciIntxGsi(slot, pin))}));
+    }
+  }
+  return aml::Package(entries);
+}
+
+aml::Bytes BuildDsdtAml(const MemoryLayout& layout) {
+  aml::Bytes out = aml::Scope("\\_SB", {aml::Device("PCI0", {
+                                                              aml::Name("_HID", aml::EisaId("PNP0A08")),
+                                                              aml::Name("_CID", aml::EisaId("PNP0A03")),
+                                                              aml::Name("_ADR", aml::Integer(0)),
+                                                              aml::Name("_SEG", aml::Integer(0)),
+                                                              aml::Name("_BBN", aml::Integer(0)),
+                                                              aml::Name("_UID", aml::Integer(0)),
+                                                              aml::Name("_CRS", PciHostBridgeCrs(layout)),
+                                                              aml::Name("_PRT", PciRoutingTable()),
+                                                          })});
+  // SLP_TYPa, SLP_TYPb, reserved, reserved. Hardware-reduced ACPI uses only
+  // SLP_TYPa, written to the FADT's sleep control register.
+  const aml::Bytes s5 = aml::Name(
+      "\\_S5", aml::Package({aml::Integer(kAcpiS5SleepType), aml::Integer(kAcpiS5SleepType),
+                             aml::Integer(0), aml::Integer(0)}));
+  out.insert(out.end(), s5.begin(), s5.end());
+  return out;
+}
+
+}  // namespace bulkhead::boot
