@@ -1,0 +1,260 @@
+// End-to-end: spawn the test devices (sandbox/testing/) into the jail and
+// check from outside, through /proc, that every promise of the jail holds;
+// then check that a device breaking the policy dies by SIGSYS and the core
+// learns which syscall it was.
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "sandbox/death_note.h"
+#include "sandbox/device_log.h"
+#include "sandbox/exit_reason.h"
+#include "sandbox/spawn.h"
+
+namespace bulkhead {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+// User namespaces can be disabled (sysctl, container policy); then the
+// sandbox cannot work and these tests have nothing to test.
+#define SPAWN_OR_SKIP(var, spec)                                                          \
+  auto var = Spawn(spec);                                                                 \
+  if (!var && var.error().message.find("clone3") != std::string::npos) {                  \
+    GTEST_SKIP() << "user namespaces unavailable: " << var.error().message;               \
+  }                                                                                       \
+  ASSERT_TRUE(var) << var.error().message
+
+struct Pipe {
+  UniqueFd r, w;
+};
+Pipe MakePipe() {
+  int fds[2];
+  EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Reads one line from `fd`, giving up after 10 s.
+std::string ReadLine(const UniqueFd& fd) {
+  std::string line;
+  char c;
+  while (true) {
+    pollfd p{fd.get(), POLLIN, 0};
+    if (poll(&p, 1, 10000) != 1) return line + "<timeout>";
+    if (read(fd.get(), &c, 1) != 1 || c == '\n') return line;
+    line += c;
+  }
+}
+
+std::string DrainLog(const UniqueFd& pipe, std::optional<BlockedSyscall>* note = nullptr) {
+  std::string all;
+  DeviceLog log("test", [&](std::string_view, std::string_view line) {
+    all += std::string(line) + "\n";
+  });
+  EXPECT_TRUE(log.ReadFrom(pipe));
+  if (note) *note = log.blocked_syscall();
+  return all;
+}
+
+class HarmlessDevice : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    report_ = MakePipe();
+    hold_ = MakePipe();
+    // An fd the core opened without O_CLOEXEC must not leak into a device.
+    leaky_.reset(dup(hold_.w.get()));
+    SpawnSpec spec;
+    spec.name = "harmless";
+    spec.binary = HARMLESS_DEVICE;
+    spec.fds = {{report_.w.get(), 3}, {hold_.r.get(), 4}};
+    spec.rlimits = {{RLIMIT_MSGQUEUE, 0, 0}};
+    SPAWN_OR_SKIP(child, spec);
+    child_ = std::move(*child);
+    report_.w.reset();
+    hold_.r.reset();
+    ASSERT_EQ(ReadLine(report_.r), "jailed") << DrainLog(child_.stderr_pipe);
+    proc_ = "/proc/" + std::to_string(child_.pid);
+  }
+
+  void TearDown() override {
+    if (!child_.pidfd.valid()) return;
+    hold_.w.reset();
+    leaky_.reset();
+    auto reason = WaitForExit(child_.pidfd);
+    ASSERT_TRUE(reason) << reason.error().message;
+    EXPECT_EQ(*reason, ExitReason::Exited(0)) << reason->ToString();
+    EXPECT_THAT(DrainLog(child_.stderr_pipe), HasSubstr("harmless: jailed and serving"));
+  }
+
+  Pipe report_, hold_;
+  UniqueFd leaky_;
+  Child child_;
+  std::string proc_;
+};
+
+TEST_F(HarmlessDevice, StatusShowsSeccompNoNewPrivsAndNoCapabilities) {
+  const std::string status = ReadFile(proc_ + "/status");
+  EXPECT_THAT(status, HasSubstr("Seccomp:\t2\n"));
+  EXPECT_THAT(status, HasSubstr("NoNewPrivs:\t1\n"));
+  for (const char* cap : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    EXPECT_THAT(status, HasSubstr(std::string(cap) + ":\t0000000000000000\n"));
+  }
+}
+
+TEST_F(HarmlessDevice, LivesInItsOwnNamespaces) {
+  for (const char* ns : {"mnt", "pid", "net", "ipc", "uts", "user", "cgroup"}) {
+    const auto mine = std::filesystem::read_symlink(std::string("/proc/self/ns/") + ns);
+    const auto its = std::filesystem::read_symlink(proc_ + "/ns/" + ns);
+    EXPECT_NE(mine, its) << ns;
+  }
+  // The core's uid is root inside, and only that one uid is mapped.
+  EXPECT_EQ(ReadFile(proc_ + "/uid_map").find_first_not_of(' '), ReadFile(proc_ + "/uid_map").find('0'));
+  EXPECT_THAT(ReadFile(proc_ + "/setgroups"), HasSubstr("deny"));
+}
+
+TEST_F(HarmlessDevice, RootIsEmptyAndReadOnly) {
+  std::vector<std::string> entries;
+  for (const auto& e : std::filesystem::directory_iterator(proc_ + "/root")) {
+    entries.push_back(e.path().filename().string());
+  }
+  EXPECT_TRUE(entries.empty()) << entries.size() << " entries, first: " << entries[0];
+  // One mount in its namespace: the empty tmpfs, read-only.
+  const std::string mounts = ReadFile(proc_ + "/mountinfo");
+  EXPECT_EQ(std::count(mounts.begin(), mounts.end(), '\n'), 1) << mounts;
+  EXPECT_THAT(mounts, HasSubstr(" / / ro,"));
+  EXPECT_THAT(mounts, HasSubstr("tmpfs"));
+}
+
+TEST_F(HarmlessDevice, OnlyTheGivenFdsAreOpen) {
+  std::set<int> fds;
+  for (const auto& e : std::filesystem::directory_iterator(proc_ + "/fd")) {
+    fds.insert(std::stoi(e.path().filename().string()));
+  }
+  EXPECT_EQ(fds, (std::set<int>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(std::filesystem::read_symlink(proc_ + "/fd/0"), "/dev/null");
+  EXPECT_THAT(std::filesystem::read_symlink(proc_ + "/fd/2").string(), HasSubstr("pipe:"));
+}
+
+TEST_F(HarmlessDevice, LimitsApplied) {
+  const std::string limits = ReadFile(proc_ + "/limits");
+  auto expect_limit = [&](const std::string& name, const std::string& value) {
+    std::istringstream in(limits);
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with(name)) {
+        std::istringstream fields(line.substr(name.size()));
+        std::string soft, hard;
+        fields >> soft >> hard;
+        EXPECT_EQ(soft, value) << name;
+        EXPECT_EQ(hard, value) << name;
+        return;
+      }
+    }
+    ADD_FAILURE() << name << " not in limits";
+  };
+  expect_limit("Max open files", "64");
+  expect_limit("Max processes", "0");
+  expect_limit("Max file size", "0");
+  expect_limit("Max core file size", "0");
+  expect_limit("Max msgqueue size", "0");  // from SpawnSpec::rlimits
+}
+
+struct Attack {
+  const char* name;
+  int expected_nr;  // -1: killed without a note (wrong ABI)
+};
+
+class MaliciousDevice : public ::testing::TestWithParam<Attack> {};
+
+TEST_P(MaliciousDevice, DiesBySigsysAndTheCoreKnowsWhy) {
+  UniqueFd memfd(memfd_create("death-note", MFD_CLOEXEC));
+  ASSERT_TRUE(memfd.valid());
+  ASSERT_EQ(ftruncate(memfd.get(), 4096), 0);
+  void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0);
+  ASSERT_NE(page, MAP_FAILED);
+  // SAFETY: a 4096-byte shared mapping, read only through DeathNote atomics.
+  const auto* note = static_cast<const DeathNote*>(page);
+
+  SpawnSpec spec;
+  spec.name = "malicious";
+  spec.binary = MALICIOUS_DEVICE;
+  spec.argv = {"bulkhead-test-malicious", GetParam().name};
+  spec.fds = {{memfd.get(), 3}};
+  SPAWN_OR_SKIP(child, spec);
+
+  auto reason = WaitForExit(child->pidfd);
+  ASSERT_TRUE(reason) << reason.error().message;
+  std::optional<BlockedSyscall> from_log;
+  const std::string log = DrainLog(child->stderr_pipe, &from_log);
+  EXPECT_EQ(*reason, ExitReason::Signaled(SIGSYS, reason->core_dumped))
+      << reason->ToString() << "\n" << log;
+  if (GetParam().expected_nr >= 0) {
+    const BlockedSyscall expected{GetParam().expected_nr, AUDIT_ARCH_X86_64};
+    EXPECT_EQ(ReadDeathNote(*note), expected);
+    EXPECT_EQ(from_log, expected) << log;
+  } else {
+    EXPECT_EQ(ReadDeathNote(*note), std::nullopt);
+  }
+  munmap(page, 4096);
+}
+
+INSTANTIATE_TEST_SUITE_P(Attacks, MaliciousDevice,
+                         ::testing::Values(Attack{"openat", 257}, Attack{"socket", 41},
+                                           Attack{"mmap-exec", 9}, Attack{"x32", -1}),
+                         [](const auto& info) {
+                           std::string n = info.param.name;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+TEST(Spawn, ReportsExecFailureByStep) {
+  SpawnSpec spec;
+  spec.name = "dir";
+  spec.binary = "/";  // opens fine, cannot be executed
+  auto child = Spawn(spec);
+  ASSERT_FALSE(child);
+  if (child.error().message.find("clone3") != std::string::npos) GTEST_SKIP();
+  EXPECT_THAT(child.error().message, HasSubstr("execveat"));
+}
+
+TEST(Spawn, RejectsBadSpecsBeforeCloning) {
+  SpawnSpec missing;
+  missing.name = "missing";
+  missing.binary = "/nonexistent/bulkhead-device";
+  EXPECT_THAT(Spawn(missing).error().message, HasSubstr("/nonexistent/bulkhead-device"));
+
+  SpawnSpec stdio;
+  stdio.name = "stdio";
+  stdio.binary = HARMLESS_DEVICE;
+  stdio.fds = {{0, 2}};
+  EXPECT_THAT(Spawn(stdio).error().message, HasSubstr("reserved"));
+
+  SpawnSpec twice = stdio;
+  twice.fds = {{0, 3}, {1, 3}};
+  EXPECT_THAT(Spawn(twice).error().message, HasSubstr("twice"));
+
+  SpawnSpec closed = stdio;
+  closed.fds = {{987, 3}};
+  EXPECT_THAT(Spawn(closed).error().message, HasSubstr("987"));
+}
+
+}  // namespace
+}  // namespace bulkhead
