@@ -82,6 +82,7 @@ class HarmlessDevice : public ::testing::Test {
     hold_ = MakePipe();
     // An fd the core opened without O_CLOEXEC must not leak into a device.
     leaky_.reset(dup(hold_.w.get()));
+    ASSERT_EQ(write(hold_.w.get(), "fixture\n", 8), 8);
     SpawnSpec spec;
     spec.name = "harmless";
     spec.binary = HARMLESS_DEVICE;
@@ -91,7 +92,7 @@ class HarmlessDevice : public ::testing::Test {
     child_ = std::move(*child);
     report_.w.reset();
     hold_.r.reset();
-    ASSERT_EQ(ReadLine(report_.r), "jailed") << DrainLog(child_.stderr_pipe);
+    ASSERT_EQ(ReadLine(report_.r), "jailed fixture") << DrainLog(child_.stderr_pipe);
     proc_ = "/proc/" + std::to_string(child_.pid);
   }
 
@@ -126,8 +127,15 @@ TEST_F(HarmlessDevice, LivesInItsOwnNamespaces) {
     const auto its = std::filesystem::read_symlink(proc_ + "/ns/" + ns);
     EXPECT_NE(mine, its) << ns;
   }
-  // The core's uid is root inside, and only that one uid is mapped.
-  EXPECT_EQ(ReadFile(proc_ + "/uid_map").find_first_not_of(' '), ReadFile(proc_ + "/uid_map").find('0'));
+  // The core's uid/gid is root inside, and only that one id is mapped.
+  auto map = [&](const char* file) {
+    std::istringstream in(ReadFile(proc_ + "/" + file));
+    std::vector<long> fields;
+    for (long v; in >> v;) fields.push_back(v);
+    return fields;
+  };
+  EXPECT_EQ(map("uid_map"), (std::vector<long>{0, static_cast<long>(geteuid()), 1}));
+  EXPECT_EQ(map("gid_map"), (std::vector<long>{0, static_cast<long>(getegid()), 1}));
   EXPECT_THAT(ReadFile(proc_ + "/setgroups"), HasSubstr("deny"));
 }
 
@@ -182,6 +190,8 @@ struct Attack {
   int expected_nr;  // -1: killed without a note (wrong ABI)
 };
 
+void PrintTo(const Attack& a, std::ostream* os) { *os << a.name; }
+
 class MaliciousDevice : public ::testing::TestWithParam<Attack> {};
 
 TEST_P(MaliciousDevice, DiesBySigsysAndTheCoreKnowsWhy) {
@@ -224,6 +234,37 @@ INSTANTIATE_TEST_SUITE_P(Attacks, MaliciousDevice,
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
+
+// The fd the device wants at 3 sits at 4 in the core and vice versa: placing
+// one must not clobber the other.
+TEST(Spawn, SwappedSourcesAndTargets) {
+  // Park whatever the test process has at 3 and 4, and restore it after.
+  UniqueFd saved3(fcntl(3, F_DUPFD_CLOEXEC, 50)), saved4(fcntl(4, F_DUPFD_CLOEXEC, 50));
+  Pipe report = MakePipe(), hold = MakePipe();
+  // The pipes may have landed on 3 and 4 themselves: move them out first.
+  for (UniqueFd* fd : {&report.r, &report.w, &hold.r, &hold.w}) {
+    fd->reset(fcntl(fd->get(), F_DUPFD_CLOEXEC, 60));
+  }
+  ASSERT_EQ(dup3(report.w.get(), 4, O_CLOEXEC), 4);
+  ASSERT_EQ(dup3(hold.r.get(), 3, O_CLOEXEC), 3);
+  ASSERT_EQ(write(hold.w.get(), "swapped\n", 8), 8);
+  SpawnSpec spec;
+  spec.name = "swapped";
+  spec.binary = HARMLESS_DEVICE;
+  spec.fds = {{4, 3}, {3, 4}};
+  auto child = Spawn(spec);
+  report.w.reset();
+  hold.r.reset();
+  close(3);
+  close(4);
+  if (saved3) dup3(saved3.get(), 3, 0);
+  if (saved4) dup3(saved4.get(), 4, 0);
+  if (!child && child.error().message.find("clone3") != std::string::npos) GTEST_SKIP();
+  ASSERT_TRUE(child) << child.error().message;
+  EXPECT_EQ(ReadLine(report.r), "jailed swapped") << DrainLog(child->stderr_pipe);
+  hold.w.reset();
+  EXPECT_EQ(WaitForExit(child->pidfd).value(), ExitReason::Exited(0));
+}
 
 TEST(Spawn, ReportsExecFailureByStep) {
   SpawnSpec spec;

@@ -1,7 +1,8 @@
 // Test device that behaves: jails itself with the serial policy, proves a
 // few allowed syscalls still work, reports on its pipe and waits.
 //
-// fds: 3 = report pipe (write end), 4 = hold pipe (read end; EOF = exit 0).
+// fds: 3 = report pipe (write end), 4 = hold pipe (read end): first a token
+// line to echo back on 3, then EOF = exit 0.
 // The test inspects this process from outside (/proc/<pid>/...) while it
 // waits, so everything is checked against the real jail.
 #include <sys/epoll.h>
@@ -49,8 +50,12 @@ int main() {
   if (epoll_wait(ep, &e, 1, 1000) != 1) return 7;
   close(ev);
   close(ep);
+  // Echo the token the core wrote into the hold pipe: proves fd 4 and fd 3
+  // are the pipes the core meant, not swapped or clobbered.
+  std::string token;
+  for (char c; read(4, &c, 1) == 1 && c != '\n' && token.size() < 64;) token += c;
   std::fprintf(stderr, "harmless: jailed and serving\n");
-  if (!Report("jailed")) return 8;
+  if (!Report("jailed " + token)) return 8;
 
   char buf[16];
   while (read(4, buf, sizeof buf) > 0) {
