@@ -82,6 +82,22 @@ TEST(Uart16550, FifoModeBitsAndTriggerLevels) {
   EXPECT_EQ(h.In(kLsr) & kLsrDr, 0);
 }
 
+// On a 16550A, offset 2 is FCR on write whatever LCR holds. Linux relies on
+// it: autoconfig() writes "EFR = 0" with LCR=0xBF, which here is FCR = 0.
+TEST(Uart16550, FcrIsWrittenEvenWithDlabSet) {
+  UartHarness h;
+  h.Out(kIirFcr, kFcrEnable);
+  h.Out(kLcr, kLcrConfModeB);
+  EXPECT_EQ(h.In(kIirFcr), kIirFifoEnabled | kIirNoInt) << "IIR readable under DLAB, non-zero";
+  h.Out(kIirFcr, 0);
+  h.Out(kLcr, 0);
+  EXPECT_EQ(h.In(kIirFcr), kIirNoInt);
+  h.Out(kLcr, kLcrConfModeA);
+  h.Out(kIirFcr, kFcrEnable | kFcr64Byte);
+  h.Out(kLcr, 0);
+  EXPECT_EQ(h.In(kIirFcr), kIirFifoEnabled | kIirNoInt) << "no 64-byte bit 5: not a TI16750";
+}
+
 TEST(Uart16550, NonFifoModeHoldsOneByte) {
   UartHarness h;
   h.Out(kIer, kIerRdi);
