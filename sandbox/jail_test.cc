@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
+#include <atomic>
 #include <sstream>
 
 #include <gmock/gmock.h>
@@ -262,6 +264,35 @@ TEST(Spawn, SwappedSourcesAndTargets) {
   if (!child && child.error().message.find("clone3") != std::string::npos) GTEST_SKIP();
   ASSERT_TRUE(child) << child.error().message;
   EXPECT_EQ(ReadLine(report.r), "jailed swapped") << DrainLog(child->stderr_pipe);
+  hold.w.reset();
+  EXPECT_EQ(WaitForExit(child->pidfd).value(), ExitReason::Exited(0));
+}
+
+// The core is multithreaded; unshare(CLONE_NEWUSER) would fail there, which
+// is why the namespaces are created by clone3. Spawn with a busy thread
+// (allocating, so it holds malloc locks at random times) running.
+TEST(Spawn, WorksFromAMultithreadedCore) {
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {
+    while (!stop) {
+      std::vector<char> v(4096);
+      asm volatile("" : : "r"(v.data()) : "memory");  // keep the allocation
+    }
+  });
+  Pipe report = MakePipe(), hold = MakePipe();
+  ASSERT_EQ(write(hold.w.get(), "threads\n", 8), 8);
+  SpawnSpec spec;
+  spec.name = "threaded";
+  spec.binary = HARMLESS_DEVICE;
+  spec.fds = {{report.w.get(), 3}, {hold.r.get(), 4}};
+  auto child = Spawn(spec);
+  stop = true;
+  busy.join();
+  if (!child && child.error().message.find("clone3") != std::string::npos) GTEST_SKIP();
+  ASSERT_TRUE(child) << child.error().message;
+  report.w.reset();
+  hold.r.reset();
+  EXPECT_EQ(ReadLine(report.r), "jailed threads") << DrainLog(child->stderr_pipe);
   hold.w.reset();
   EXPECT_EQ(WaitForExit(child->pidfd).value(), ExitReason::Exited(0));
 }

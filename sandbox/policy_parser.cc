@@ -30,6 +30,7 @@ constexpr std::pair<std::string_view, uint64_t> kPolicyConstants[] = {
     {"F_GETFL", F_GETFL},
     {"F_SETFL", F_SETFL},
     {"F_DUPFD_CLOEXEC", F_DUPFD_CLOEXEC},
+    {"F_GET_SEALS", F_GET_SEALS},
     {"FIONBIO", FIONBIO},
     {"FIOCLEX", FIOCLEX},
     {"FIONREAD", FIONREAD},

@@ -4,8 +4,11 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -130,6 +133,41 @@ TEST(ShippedPolicies, EveryDevicePolicyIsCompiledIn) {
   EXPECT_THAT(names, ::testing::Contains("serial"));
   EXPECT_TRUE(FindSeccompProgram("serial"));
   EXPECT_FALSE(FindSeccompProgram("no-such-device"));
+}
+
+// The build-time tool itself: a bad policy fails it with a message that
+// names the file, the line and the problem (this is what breaks the build).
+std::pair<int, std::string> RunCompiler(const std::string& args) {
+  const std::string cmd = std::string(BULKHEAD_POLICY_COMPILER) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[256];
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  const int status = p ? pclose(p) : -1;
+  return {status, out};
+}
+
+TEST(PolicyCompilerTool, RejectsBadPoliciesWithClearMessages) {
+  const std::string dir = BULKHEAD_TESTING_DIR;
+  auto [status, out] = RunCompiler("/dev/null bad=" + dir + "/unknown_syscall.policy");
+  EXPECT_NE(status, 0);
+  EXPECT_THAT(out, HasSubstr("unknown_syscall.policy:3: unknown syscall 'opnat'"));
+  std::tie(status, out) = RunCompiler("/dev/null bad=" + dir + "/forbidden_syscall.policy");
+  EXPECT_NE(status, 0);
+  EXPECT_THAT(out, HasSubstr("forbidden_syscall.policy:3: syscall 'openat' is forbidden"));
+}
+
+TEST(PolicyCompilerTool, EmitsAProgramTable) {
+  const std::string out_file = ::testing::TempDir() + "/bulkhead_policy_compiler_test.cc";
+  auto [status, out] =
+      RunCompiler(out_file + " serial=" + std::string(BULKHEAD_POLICY_DIR) + "/serial.policy");
+  ASSERT_EQ(status, 0) << out;
+  std::ifstream f(out_file);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_THAT(ss.str(), HasSubstr("constexpr sock_filter kFilter_serial[]"));
+  EXPECT_THAT(ss.str(), HasSubstr("{\"serial\", kFilter_serial, std::size(kFilter_serial)}"));
+  std::remove(out_file.c_str());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/if_tun.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -89,6 +90,27 @@ TEST_F(SerialPolicy, OtherAbisAreKilled) {
   const uint32_t x32 = Run(0x40000000 | SYS_getpid, {});
   EXPECT_NE(x32, SECCOMP_RET_ALLOW);
   EXPECT_EQ(x32 & SECCOMP_RET_ACTION_FULL, SECCOMP_RET_KILL_PROCESS);
+}
+
+TEST(DevicePolicies, EachAddsOnlyItsOwnSyscalls) {
+  auto run = [](const char* kind, int nr, uint64_t a1) {
+    seccomp_data d{};
+    d.nr = nr;
+    d.arch = AUDIT_ARCH_X86_64;
+    d.args[0] = 3;
+    d.args[1] = a1;
+    return RunSeccompBpf(FindSeccompProgram(kind).value(), d).value();
+  };
+  EXPECT_EQ(run("net", SYS_ioctl, TUNSETOFFLOAD), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run("net", SYS_ioctl, FIONBIO), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run("serial", SYS_ioctl, TUNSETOFFLOAD), SECCOMP_RET_TRAP);
+  EXPECT_EQ(run("ahci", SYS_pread64, 0), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(run("serial", SYS_pread64, 0), SECCOMP_RET_TRAP);
+  EXPECT_EQ(run("ahci", SYS_ioctl, TUNSETOFFLOAD), SECCOMP_RET_TRAP);
+  for (const char* kind : {"serial", "net", "ahci"}) {
+    EXPECT_EQ(run(kind, SYS_openat, 0), SECCOMP_RET_TRAP) << kind;
+    EXPECT_EQ(run(kind, SYS_fcntl, F_GET_SEALS), SECCOMP_RET_ALLOW) << kind;
+  }
 }
 
 // The compiler path used at build time, end to end on a tiny policy.
