@@ -63,7 +63,7 @@ struct PvhStartInputs {
   uint64_t initrd_addr = 0;
   uint64_t initrd_size = 0;  // 0: no module
   uint64_t rsdp_addr = 0;
-  std::span<const E820Entry> memmap;
+  std::span<const E820Entry> memmap = {};
 };
 
 // Writes hvm_start_info at kPvhStartInfoAddr with its module list and memmap;

@@ -21,7 +21,7 @@ struct ZeroPageInputs {
   uint64_t initrd_addr = 0;  // 0 with initrd_size 0: no initrd
   uint64_t initrd_size = 0;
   uint64_t rsdp_addr = 0;
-  std::span<const E820Entry> e820;
+  std::span<const E820Entry> e820 = {};
 };
 
 // Builds boot_params: the image's setup header copied verbatim (only as many
