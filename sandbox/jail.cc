@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "sandbox/sigsys_reporter.h"
 
@@ -127,6 +128,10 @@ Status LoadSeccompProgram(std::span<const sock_filter> program) {
 
 Status EnterJail(const JailSpec& spec) {
   if (spec.seccomp.empty()) return MakeError("jail: no seccomp program given");
+  // glibc opens /etc/localtime the first time it formats a local time (any
+  // spdlog line does). Load it now: after step 1 there is no such file and
+  // after step 6 the open would kill the device.
+  tzset();
   if (auto st = EnterEmptyRoot(); !st) return StepError("empty root", st);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return StepError("no_new_privs", ErrnoError("PR_SET_NO_NEW_PRIVS"));

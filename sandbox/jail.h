@@ -36,9 +36,12 @@ struct JailSpec {
   DeathNote* death_note = nullptr;
 
   // Limits. NOFILE caps how many fds a device can hold (it receives all it
-  // needs before jailing); NPROC 0 stops fork/thread creation for a device
-  // that did not ask for more; FSIZE 0 forbids growing any file; no core
-  // dumps. The address space is left alone: devices map guest RAM.
+  // needs before jailing); FSIZE 0 forbids growing any file; no core dumps.
+  // NPROC 0 documents that a device creates no process or thread after the
+  // jail (create worker threads before EnterJail); the kernel does not
+  // enforce it when the core runs as host root (root's uid is exempt), so
+  // the real guard is that no policy allows clone/clone3/fork. The address
+  // space is left alone: devices map guest RAM.
   rlim_t max_open_files = 64;
   rlim_t max_processes = 0;
   rlim_t max_file_size = 0;

@@ -164,6 +164,12 @@ TEST_F(HarmlessDevice, OnlyTheGivenFdsAreOpen) {
   EXPECT_THAT(std::filesystem::read_symlink(proc_ + "/fd/2").string(), HasSubstr("pipe:"));
 }
 
+TEST_F(HarmlessDevice, CoreCanKillIt) {
+  ASSERT_TRUE(SignalChild(child_, SIGKILL));
+  EXPECT_EQ(WaitForExit(child_.pidfd).value(), ExitReason::Signaled(SIGKILL));
+  child_.pidfd.reset();  // reaped: TearDown has nothing to wait for
+}
+
 TEST_F(HarmlessDevice, LimitsApplied) {
   const std::string limits = ReadFile(proc_ + "/limits");
   auto expect_limit = [&](const std::string& name, const std::string& value) {

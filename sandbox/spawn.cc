@@ -260,4 +260,11 @@ Result<Child> Spawn(const SpawnSpec& spec) {
                               err.err});
 }
 
+Status SignalChild(const Child& child, int signo) {
+  if (syscall(SYS_pidfd_send_signal, child.pidfd.get(), signo, nullptr, 0) != 0) {
+    return ErrnoError("pidfd_send_signal({}) to pid {}", signo, child.pid);
+  }
+  return {};
+}
+
 }  // namespace bulkhead

@@ -56,6 +56,12 @@ struct Child {
 
 // Starts the device. On success the device has exec'd (an exec failure is
 // reported here, naming the step that failed, and the child is reaped).
+// The device gets SIGKILL when the *thread* that called Spawn exits
+// (PR_SET_PDEATHSIG follows the creating thread): call it from a thread that
+// lives as long as the device should, e.g. the core's supervisor thread.
 [[nodiscard]] Result<Child> Spawn(const SpawnSpec& spec);
+
+// Sends `signo` to the child through its pidfd (never a recycled pid).
+[[nodiscard]] Status SignalChild(const Child& child, int signo);
 
 }  // namespace bulkhead

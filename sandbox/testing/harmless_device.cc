@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <string>
 
 #include "sandbox/jail.h"
@@ -50,6 +51,10 @@ int main() {
   if (epoll_wait(ep, &e, 1, 1000) != 1) return 7;
   close(ev);
   close(ep);
+  // Local time formatting (every spdlog line) must not reach for a file.
+  const time_t now = time(nullptr);
+  tm local{};
+  if (localtime_r(&now, &local) == nullptr) return 9;
   // Echo the token the core wrote into the hold pipe: proves fd 4 and fd 3
   // are the pipes the core meant, not swapped or clobbered.
   std::string token;
