@@ -1,11 +1,10 @@
 #include "sandbox/death_note.h"
 
+#include <fmt/format.h>
 #include <seccomp.h>
 
 #include <charconv>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 namespace bulkhead {
 namespace {

@@ -43,7 +43,8 @@ struct DeathNote {
   std::atomic<uint32_t> reserved;
   std::atomic<uint64_t> instruction_pointer;
 };
-static_assert(std::atomic<uint32_t>::is_always_lock_free && std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::atomic<uint32_t>::is_always_lock_free &&
+              std::atomic<uint64_t>::is_always_lock_free);
 static_assert(sizeof(DeathNote) == 24);
 
 // Reads a note written by a device (maybe garbage: the device is untrusted).

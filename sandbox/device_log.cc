@@ -1,8 +1,7 @@
 #include "sandbox/device_log.h"
 
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 namespace bulkhead {
 namespace {
@@ -26,8 +25,8 @@ void LineSplitter::Feed(std::string_view bytes,
                         const std::function<void(std::string_view)>& on_line) {
   while (!bytes.empty()) {
     const auto nl = bytes.find('\n');
-    const size_t take = std::min(nl == std::string_view::npos ? bytes.size() : nl,
-                                 max_line_ - partial_.size());
+    const size_t take =
+        std::min(nl == std::string_view::npos ? bytes.size() : nl, max_line_ - partial_.size());
     partial_.append(bytes.substr(0, take));
     bytes.remove_prefix(take);
     const bool newline = !bytes.empty() && bytes.front() == '\n';

@@ -18,7 +18,9 @@ struct ExitReason {
   bool core_dumped = false;
 
   static ExitReason Exited(int status) { return {Kind::kExited, status, false}; }
-  static ExitReason Signaled(int signo, bool core = false) { return {Kind::kSignaled, signo, core}; }
+  static ExitReason Signaled(int signo, bool core = false) {
+    return {Kind::kSignaled, signo, core};
+  }
 
   [[nodiscard]] bool exited() const { return kind == Kind::kExited; }
   [[nodiscard]] bool signaled() const { return kind == Kind::kSignaled; }

@@ -2,13 +2,12 @@
 #include "sandbox/exit_reason.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <linux/audit.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "sandbox/death_note.h"
 #include "sandbox/device_log.h"

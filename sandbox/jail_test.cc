@@ -4,20 +4,19 @@
 // learns which syscall it was.
 #include <dirent.h>
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <linux/audit.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <thread>
-#include <atomic>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
+#include <thread>
 
 #include "sandbox/death_note.h"
 #include "sandbox/device_log.h"
@@ -32,11 +31,11 @@ using ::testing::HasSubstr;
 
 // User namespaces can be disabled (sysctl, container policy); then the
 // sandbox cannot work and these tests have nothing to test.
-#define SPAWN_OR_SKIP(var, spec)                                                          \
-  auto var = Spawn(spec);                                                                 \
-  if (!var && var.error().message.find("clone3") != std::string::npos) {                  \
-    GTEST_SKIP() << "user namespaces unavailable: " << var.error().message;               \
-  }                                                                                       \
+#define SPAWN_OR_SKIP(var, spec)                                            \
+  auto var = Spawn(spec);                                                   \
+  if (!var && var.error().message.find("clone3") != std::string::npos) {    \
+    GTEST_SKIP() << "user namespaces unavailable: " << var.error().message; \
+  }                                                                         \
   ASSERT_TRUE(var) << var.error().message
 
 struct Pipe {
@@ -69,9 +68,8 @@ std::string ReadLine(const UniqueFd& fd) {
 
 std::string DrainLog(const UniqueFd& pipe, std::optional<BlockedSyscall>* note = nullptr) {
   std::string all;
-  DeviceLog log("test", [&](std::string_view, std::string_view line) {
-    all += std::string(line) + "\n";
-  });
+  DeviceLog log("test",
+                [&](std::string_view, std::string_view line) { all += std::string(line) + "\n"; });
   EXPECT_TRUE(log.ReadFrom(pipe));
   if (note) *note = log.blocked_syscall();
   return all;
@@ -223,7 +221,8 @@ TEST_P(MaliciousDevice, DiesBySigsysAndTheCoreKnowsWhy) {
   std::optional<BlockedSyscall> from_log;
   const std::string log = DrainLog(child->stderr_pipe, &from_log);
   EXPECT_EQ(*reason, ExitReason::Signaled(SIGSYS, reason->core_dumped))
-      << reason->ToString() << "\n" << log;
+      << reason->ToString() << "\n"
+      << log;
   if (GetParam().expected_nr >= 0) {
     const BlockedSyscall expected{GetParam().expected_nr, AUDIT_ARCH_X86_64};
     EXPECT_EQ(ReadDeathNote(*note), expected);

@@ -19,8 +19,9 @@ using ScmpCtx = std::unique_ptr<void, CtxDeleter>;
 Status AddRule(scmp_filter_ctx ctx, const SyscallRule& rule) {
   if (rule.alternatives.empty()) {
     const int rc = seccomp_rule_add_exact(ctx, SCMP_ACT_ALLOW, rule.nr, 0);
-    if (rc < 0) return MakeError("{}: libseccomp rejected '{}': {}", rule.origin, rule.name,
-                                 std::strerror(-rc));
+    if (rc < 0)
+      return MakeError("{}: libseccomp rejected '{}': {}", rule.origin, rule.name,
+                       std::strerror(-rc));
     return {};
   }
   for (const Alternative& alt : rule.alternatives) {
@@ -30,8 +31,9 @@ Status AddRule(scmp_filter_ctx ctx, const SyscallRule& rule) {
     }
     const int rc = seccomp_rule_add_exact_array(ctx, SCMP_ACT_ALLOW, rule.nr,
                                                 static_cast<unsigned>(cmps.size()), cmps.data());
-    if (rc < 0) return MakeError("{}: libseccomp rejected a condition of '{}': {}", rule.origin,
-                                 rule.name, std::strerror(-rc));
+    if (rc < 0)
+      return MakeError("{}: libseccomp rejected a condition of '{}': {}", rule.origin, rule.name,
+                       std::strerror(-rc));
   }
   return {};
 }

@@ -5,12 +5,12 @@
 //
 // Any error (syntax, unknown syscall, forbidden syscall, libseccomp refusal)
 // prints "FILE:LINE: reason" and exits 1, which fails the build.
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "sandbox/policy_bpf.h"
 #include "sandbox/policy_parser.h"
@@ -75,8 +75,7 @@ int main(int argc, char** argv) {
     }
     auto prog = bulkhead::CompilePolicyToBpf(*policy);
     if (!prog) {
-      std::fprintf(stderr, "policy error: %s: %s\n", c.path.c_str(),
-                   prog.error().message.c_str());
+      std::fprintf(stderr, "policy error: %s: %s\n", c.path.c_str(), prog.error().message.c_str());
       return 1;
     }
     c.prog = std::move(*prog);

@@ -46,11 +46,32 @@ constexpr std::pair<std::string_view, uint64_t> kPolicyConstants[] = {
 // Reaching a path, a socket or a new program is what the jail exists to
 // prevent; refuse them here so that no reviewed file can slip one in.
 constexpr std::string_view kForbidden[] = {
-    "open",     "openat",   "openat2", "creat",        "socket",        "socketpair",
-    "connect",  "bind",     "execve",  "execveat",     "ptrace",        "mount",
-    "umount2",  "chroot",   "pivot_root", "setns",     "unshare",       "kexec_load",
-    "bpf",      "perf_event_open", "process_vm_writev", "open_by_handle_at",
-    "name_to_handle_at", "userfaultfd", "io_uring_setup", "memfd_create",
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "socket",
+    "socketpair",
+    "connect",
+    "bind",
+    "execve",
+    "execveat",
+    "ptrace",
+    "mount",
+    "umount2",
+    "chroot",
+    "pivot_root",
+    "setns",
+    "unshare",
+    "kexec_load",
+    "bpf",
+    "perf_event_open",
+    "process_vm_writev",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "userfaultfd",
+    "io_uring_setup",
+    "memfd_create",
 };
 
 std::string_view Trim(std::string_view s) {
@@ -109,8 +130,8 @@ Result<ArgCompare> ParseCompare(std::string_view text) {
   auto value = ParseValue(rhs);
   if (!value) return tl::unexpected(value.error());
   if ((*value & ~cmp.mask) != 0) {
-    return MakeError("value {:#x} has bits outside mask {:#x}: the rule could never match",
-                     *value, cmp.mask);
+    return MakeError("value {:#x} has bits outside mask {:#x}: the rule could never match", *value,
+                     cmp.mask);
   }
   cmp.value = *value;
   return cmp;

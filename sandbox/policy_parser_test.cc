@@ -1,6 +1,8 @@
 #include "sandbox/policy_parser.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -9,9 +11,6 @@
 #include <fstream>
 #include <map>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "sandbox/seccomp_program.h"
 
@@ -74,8 +73,7 @@ TEST(PolicyParser, ConditionsAlternativesAndMasks) {
   const SyscallRule* mmap_rule = p->Find("mmap");
   ASSERT_NE(mmap_rule, nullptr);
   ASSERT_EQ(mmap_rule->alternatives.size(), 1u);
-  EXPECT_EQ(mmap_rule->alternatives[0],
-            (Alternative{{2, PROT_EXEC, 0}, {3, 0xffffffffULL, 0x22}}));
+  EXPECT_EQ(mmap_rule->alternatives[0], (Alternative{{2, PROT_EXEC, 0}, {3, 0xffffffffULL, 0x22}}));
 }
 
 TEST(PolicyParser, SyntaxErrorsAreReported) {

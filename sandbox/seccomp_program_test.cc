@@ -2,14 +2,13 @@
 #include "sandbox/seccomp_program.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/audit.h>
 #include <linux/if_tun.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-
-#include <gtest/gtest.h>
 
 #include "sandbox/policy_bpf.h"
 #include "sandbox/testing/bpf_emulator.h"
@@ -52,8 +51,8 @@ TEST_F(SerialPolicy, AllowsDeviceIo) {
 }
 
 TEST_F(SerialPolicy, TrapsForbiddenSyscalls) {
-  for (int nr : {SYS_openat, SYS_open, SYS_socket, SYS_execve, SYS_execveat, SYS_ptrace,
-                 SYS_clone, SYS_clone3, SYS_fork, SYS_kill, SYS_mount}) {
+  for (int nr : {SYS_openat, SYS_open, SYS_socket, SYS_execve, SYS_execveat, SYS_ptrace, SYS_clone,
+                 SYS_clone3, SYS_fork, SYS_kill, SYS_mount}) {
     EXPECT_EQ(Run(nr, {0, 0, 0}), SECCOMP_RET_TRAP) << "syscall " << nr;
   }
 }

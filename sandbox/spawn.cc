@@ -16,21 +16,28 @@
 namespace bulkhead {
 namespace {
 
-constexpr uint64_t kNamespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |
-                                 CLONE_NEWIPC | CLONE_NEWUTS;
+constexpr uint64_t kNamespaces =
+    CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
 
 // What the child reports on the error pipe when it cannot reach exec.
 enum class ChildStep : int { kSync = 1, kSignals, kDeathSignal, kFds, kCloseRange, kRlimit, kExec };
 
 const char* StepName(ChildStep s) {
   switch (s) {
-    case ChildStep::kSync: return "waiting for the uid/gid maps";
-    case ChildStep::kSignals: return "resetting signal dispositions";
-    case ChildStep::kDeathSignal: return "PR_SET_PDEATHSIG";
-    case ChildStep::kFds: return "placing the passed fds";
-    case ChildStep::kCloseRange: return "close_range";
-    case ChildStep::kRlimit: return "setrlimit";
-    case ChildStep::kExec: return "execveat";
+    case ChildStep::kSync:
+      return "waiting for the uid/gid maps";
+    case ChildStep::kSignals:
+      return "resetting signal dispositions";
+    case ChildStep::kDeathSignal:
+      return "PR_SET_PDEATHSIG";
+    case ChildStep::kFds:
+      return "placing the passed fds";
+    case ChildStep::kCloseRange:
+      return "close_range";
+    case ChildStep::kRlimit:
+      return "setrlimit";
+    case ChildStep::kExec:
+      return "execveat";
   }
   return "unknown step";
 }
@@ -44,9 +51,9 @@ struct ChildError {
 // neither allocates nor takes a lock.
 struct ChildPlan {
   int sync_read, error_write, binary, devnull, log_write;
-  std::vector<FdMapping> fds;      // sorted by target
+  std::vector<FdMapping> fds;  // sorted by target
   std::vector<ResourceLimit> rlimits;
-  std::vector<char*> argv, envp;   // null-terminated
+  std::vector<char*> argv, envp;  // null-terminated
   sigset_t original_mask;
 };
 
@@ -185,7 +192,8 @@ Result<pid_t> Clone3(uint64_t flags, int* pidfd) {
 }  // namespace
 
 Result<Child> Spawn(const SpawnSpec& spec) {
-  if (auto st = ValidateSpec(spec); !st) return MakeError("spawn {}: {}", spec.name, st.error().message);
+  if (auto st = ValidateSpec(spec); !st)
+    return MakeError("spawn {}: {}", spec.name, st.error().message);
   UniqueFd binary(open(spec.binary.c_str(), O_PATH | O_CLOEXEC));
   if (!binary) return ErrnoError("spawn {}: open {}", spec.name, spec.binary);
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -195,13 +203,25 @@ Result<Child> Spawn(const SpawnSpec& spec) {
   auto log = MakePipe("log");
   if (!sync || !errors || !log) {
     return MakeError("spawn {}: {}", spec.name,
-                     (!sync ? sync : !errors ? errors : log).error().message);
+                     (!sync     ? sync
+                      : !errors ? errors
+                                : log)
+                         .error()
+                         .message);
   }
 
   std::vector<std::string> argv_storage = spec.argv.empty() ? std::vector{spec.binary} : spec.argv;
   std::vector<std::string> env_storage = spec.env;
-  ChildPlan plan{sync->read.get(), errors->write.get(), binary.get(), devnull.get(),
-                 log->write.get(), spec.fds, spec.rlimits, {}, {}, {}};
+  ChildPlan plan{sync->read.get(),
+                 errors->write.get(),
+                 binary.get(),
+                 devnull.get(),
+                 log->write.get(),
+                 spec.fds,
+                 spec.rlimits,
+                 {},
+                 {},
+                 {}};
   std::sort(plan.fds.begin(), plan.fds.end(),
             [](const FdMapping& a, const FdMapping& b) { return a.target < b.target; });
   for (std::string& s : argv_storage) plan.argv.push_back(s.data());

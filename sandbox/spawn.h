@@ -40,18 +40,18 @@ struct ResourceLimit {
 };
 
 struct SpawnSpec {
-  std::string name;                // device name, for messages
-  std::string binary;              // the device executable
-  std::vector<std::string> argv;   // argv[0] included; empty = {binary}
-  std::vector<std::string> env;    // "KEY=value"; the device gets nothing else
-  std::vector<FdMapping> fds;      // exactly these fds survive exec
+  std::string name;                    // device name, for messages
+  std::string binary;                  // the device executable
+  std::vector<std::string> argv;       // argv[0] included; empty = {binary}
+  std::vector<std::string> env;        // "KEY=value"; the device gets nothing else
+  std::vector<FdMapping> fds;          // exactly these fds survive exec
   std::vector<ResourceLimit> rlimits;  // applied before exec
 };
 
 struct Child {
-  pid_t pid = -1;          // in the core's pid namespace
-  UniqueFd pidfd;          // poll for exit; WaitForExit (sandbox/exit_reason.h)
-  UniqueFd stderr_pipe;    // read end of the device's stdout+stderr
+  pid_t pid = -1;        // in the core's pid namespace
+  UniqueFd pidfd;        // poll for exit; WaitForExit (sandbox/exit_reason.h)
+  UniqueFd stderr_pipe;  // read end of the device's stdout+stderr
 };
 
 // Starts the device. On success the device has exec'd (an exec failure is
