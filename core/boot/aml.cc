@@ -175,7 +175,7 @@ uint32_t EisaIdValue(std::string_view id) {
     throw std::invalid_argument("bad EISA ID '" + std::string(id) + "'");
   };
   if (id.size() != 7) throw std::invalid_argument("bad EISA ID '" + std::string(id) + "'");
-  for (int i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < 3; ++i) {
     if (id[i] < 'A' || id[i] > 'Z') throw std::invalid_argument("bad EISA ID '" + std::string(id) + "'");
   }
   // Three 5-bit letters ('A' = 1) and four hex digits, stored big-endian.

@@ -86,7 +86,7 @@ Segment BootSegment(uint16_t selector) {
 
 std::array<uint64_t, kGdtEntries> BootGdt() {
   std::array<uint64_t, kGdtEntries> gdt{};
-  for (int i = 1; i <= 4; ++i) gdt[i] = EncodeGdtEntry(Descriptor(i));
+  for (size_t i = 1; i <= 4; ++i) gdt[i] = EncodeGdtEntry(Descriptor(static_cast<int>(i)));
   gdt[5] = 0;  // TSS descriptor high half: base bits 63..32 = 0
   return gdt;
 }
