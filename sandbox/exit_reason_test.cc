@@ -14,6 +14,10 @@
 #include "sandbox/sigsys_reporter.h"
 
 namespace bulkhead {
+
+// Readable gtest failure messages (found by ADL, so not in the anonymous ns).
+void PrintTo(const ExitReason& r, std::ostream* os) { *os << r.ToString(); }
+
 namespace {
 
 using ::testing::ElementsAre;

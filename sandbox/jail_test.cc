@@ -24,6 +24,10 @@
 #include "sandbox/spawn.h"
 
 namespace bulkhead {
+
+// Readable gtest failure messages (found by ADL, so not in the anonymous ns).
+void PrintTo(const ExitReason& r, std::ostream* os) { *os << r.ToString(); }
+
 namespace {
 
 using ::testing::Contains;
@@ -102,8 +106,9 @@ class HarmlessDevice : public ::testing::Test {
     leaky_.reset();
     auto reason = WaitForExit(child_.pidfd);
     ASSERT_TRUE(reason) << reason.error().message;
-    EXPECT_EQ(*reason, ExitReason::Exited(0)) << reason->ToString();
-    EXPECT_THAT(DrainLog(child_.stderr_pipe), HasSubstr("harmless: jailed and serving"));
+    const std::string log = DrainLog(child_.stderr_pipe);
+    EXPECT_EQ(*reason, ExitReason::Exited(0)) << log;
+    EXPECT_THAT(log, HasSubstr("harmless: jailed and serving"));
   }
 
   Pipe report_, hold_;
