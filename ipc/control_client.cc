@@ -13,14 +13,16 @@ using control_internal::OfferFd;
 
 struct DeviceControlClient::Impl {
   Impl(ControlLoop& loop, kj::Own<kj::AsyncCapabilityStream> stream)
-      : loop(loop), stream(kj::mv(stream)),
+      : loop(loop),
+        stream(kj::mv(stream)),
         rpc(*this->stream, kMaxFdsPerMessage, capnp::Capability::Client(nullptr),
             capnp::rpc::twoparty::Side::CLIENT),
         device(rpc.bootstrap().castAs<schema::DeviceControl>()) {}
 
   // Runs the loop until `promise` settles or the deadline passes.
   template <class T>
-  Result<T> Await(kj::Promise<T> promise, std::chrono::milliseconds timeout, std::string_view what) {
+  Result<T> Await(kj::Promise<T> promise, std::chrono::milliseconds timeout,
+                  std::string_view what) {
     try {
       auto& timer = loop.impl().io.provider->getTimer();
       auto bounded = timer.timeoutAfter(timeout.count() * kj::MILLISECONDS, kj::mv(promise));
@@ -108,13 +110,14 @@ Status DeviceControlClient::Attach(const DeviceAttachment& attachment,
 
 Result<DeviceHealth> DeviceControlClient::Health(std::chrono::milliseconds timeout) {
   try {
-    auto promise = impl_->device.healthRequest().send().then(
-        [](capnp::Response<schema::DeviceControl::HealthResults> r) {
-          // Untrusted numbers; they are only counters, so reading is the check.
-          auto h = r.getHealth();
-          return DeviceHealth{h.getRequestsServed(), h.getRequestsReplayed(),
-                              h.getMalformedRequests()};
-        });
+    auto promise = impl_->device.healthRequest().send().then([](capnp::Response<
+                                                                 schema::DeviceControl::
+                                                                     HealthResults>
+                                                                    r) {
+      // Untrusted numbers; they are only counters, so reading is the check.
+      auto h = r.getHealth();
+      return DeviceHealth{h.getRequestsServed(), h.getRequestsReplayed(), h.getMalformedRequests()};
+    });
     return impl_->Await(kj::mv(promise), timeout, "health");
   } catch (const kj::Exception& e) {
     return tl::unexpected(FromKj(e, "health"));
@@ -131,8 +134,7 @@ Status DeviceControlClient::Reset(std::chrono::milliseconds timeout) {
 
 Status DeviceControlClient::Shutdown(std::chrono::milliseconds timeout) {
   try {
-    return impl_->Await(impl_->device.shutdownRequest().send().ignoreResult(), timeout,
-                        "shutdown");
+    return impl_->Await(impl_->device.shutdownRequest().send().ignoreResult(), timeout, "shutdown");
   } catch (const kj::Exception& e) {
     return tl::unexpected(FromKj(e, "shutdown"));
   }

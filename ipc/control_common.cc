@@ -48,13 +48,14 @@ kj::Promise<UniqueFd> TakeFd(schema::Fd::Client cap, kj::StringPtr what) {
 
 kj::Own<kj::AsyncCapabilityStream> WrapSocket(ControlLoop& loop, UniqueFd socket) {
   return loop.impl().io.lowLevelProvider->wrapUnixSocketFd(
-      socket.release(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
-                            kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
+      socket.release(),
+      kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP | kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
 }
 
 void ThrowError(const Error& error) {
-  kj::throwFatalException(kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
-                                        kj::heapString(error.message.data(), error.message.size())));
+  kj::throwFatalException(
+      kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
+                    kj::heapString(error.message.data(), error.message.size())));
 }
 
 Error FromKj(const kj::Exception& e, std::string_view what) {

@@ -72,7 +72,8 @@ class DeviceControlImpl final : public schema::DeviceControl::Server {
                 r.getVcpu(), ExitRingFds{std::move(memory), std::move(kick), std::move(done)}});
           }
           for (auto d : a.getDoorbells()) {
-            out.doorbells.push_back(DoorbellAttachment{d.getQueue(), ToEventFd(take(), "doorbell")});
+            out.doorbells.push_back(
+                DoorbellAttachment{d.getQueue(), ToEventFd(take(), "doorbell")});
           }
           for (auto i : a.getIrqs()) {
             IrqAttachment irq{i.getGsi(), ToEventFd(take(), "irq trigger"), std::nullopt};

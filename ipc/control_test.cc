@@ -127,8 +127,8 @@ TEST(Control, AttachPassesWorkingFdsAndCallsRoundTrip) {
   ASSERT_TRUE(state->Seal());
   a.state_region = std::move(*state);
   a.doorbells.push_back({.queue = 4, .fd = EventFd::Create().value()});
-  a.irqs.push_back({.gsi = 4, .trigger = EventFd::Create().value(),
-                    .resample = EventFd::Create().value()});
+  a.irqs.push_back(
+      {.gsi = 4, .trigger = EventFd::Create().value(), .resample = EventFd::Create().value()});
   auto ring = CreateExitRing(8);
   ASSERT_TRUE(ring);
   a.rings.push_back({.vcpu = 0, .fds = ring->Dup().value()});

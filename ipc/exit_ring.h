@@ -13,12 +13,15 @@
 //     Complete(reply). Complete() writes the reply and only then advances tail.
 //
 // Wake-ups (eventfds): kick = producer→consumer, done = consumer→producer.
-// A side that is about to block sets its "sleeping" flag, does a seq_cst
-// fence, and checks the ring again. The other side publishes its index, does a
-// seq_cst fence, and signals only if it sees the flag. With the two fences at
-// least one side sees the other's store, so no wake-up is lost, and a busy side
-// is never kicked. Each side may spin for WaitOptions::spin before it sleeps
-// (default 0: on 2 shared cores, spinning costs more than it saves).
+// A side that is about to block stores its "sleeping" flag, then loads the
+// peer's index again. The other side stores its index, then loads the flag,
+// and signals only if the flag is set. All four accesses are seq_cst, so they
+// have one total order: if the publisher read the flag as 0, the sleeper's
+// flag store (and so its index load) comes later and sees the new index. No
+// wake-up is lost, and a busy side is never kicked. (On x86 this costs one
+// xchg per publish; the loads are plain moves. seq_cst operations rather than
+// fences, so ThreadSanitizer can check it.) Each side may spin for WaitOptions::spin before it
+// sleeps (default 0: on 2 shared cores, spinning costs more than it saves).
 //
 // Crash safety (at-least-once)
 //   The consumer advances tail only after a request is fully handled, so a
@@ -81,9 +84,9 @@ struct ExitRingFds {
 [[nodiscard]] Result<ExitRingFds> CreateExitRing(uint32_t capacity);
 
 struct WaitOptions {
-  std::chrono::nanoseconds spin{0};          // busy-poll before sleeping
-  std::chrono::milliseconds timeout{-1};     // < 0: wait without limit
-  const EventFd* interrupt = nullptr;        // readable → stop waiting (not consumed)
+  std::chrono::nanoseconds spin{0};       // busy-poll before sleeping
+  std::chrono::milliseconds timeout{-1};  // < 0: wait without limit
+  const EventFd* interrupt = nullptr;     // readable → stop waiting (not consumed)
 };
 
 enum class WakeReason { kReady, kTimedOut, kInterrupted };

@@ -63,7 +63,8 @@ Result<View> Validate(const Mapping& mapping) {
   const uint32_t capacity = h.capacity.load(std::memory_order_relaxed);
   const uint32_t slot_size = h.slot_size.load(std::memory_order_relaxed);
   if (magic != kMagic) return MakeError("exit ring: bad magic {:#x}", magic);
-  if (version != kVersion) return MakeError("exit ring: version {}, expected {}", version, kVersion);
+  if (version != kVersion)
+    return MakeError("exit ring: version {}, expected {}", version, kVersion);
   if (!ValidCapacity(capacity)) return MakeError("exit ring: bad capacity {}", capacity);
   if (slot_size != sizeof(Slot)) {
     return MakeError("exit ring: slot size {}, expected {}", slot_size, sizeof(Slot));
@@ -84,7 +85,8 @@ Result<ExitRingFds> ExitRingFds::Dup() const {
 }
 
 Result<ExitRingFds> CreateExitRing(uint32_t capacity) {
-  if (capacity == 0 || capacity > exit_ring_layout::kMaxCapacity || !std::has_single_bit(capacity)) {
+  if (capacity == 0 || capacity > exit_ring_layout::kMaxCapacity ||
+      !std::has_single_bit(capacity)) {
     return MakeError("exit ring: capacity {} is not a power of two in [1, {}]", capacity,
                      exit_ring_layout::kMaxCapacity);
   }

@@ -30,7 +30,8 @@ Result<ExitRingConsumer> ExitRingConsumer::Attach(ExitRingFds fds) {
 }
 
 Result<bool> ExitRingConsumer::HasWork() const {
-  const uint64_t head = view_.control->producer.head.load(std::memory_order_acquire);
+  // seq_cst (not just acquire): this is the load after the sleeping-flag store.
+  const uint64_t head = view_.control->producer.head.load(std::memory_order_seq_cst);
   if (head - tail_ > view_.capacity) {
     return MakeError("exit ring: producer wrote a bad head {} (tail {}, capacity {})", head, tail_,
                      view_.capacity);
@@ -43,7 +44,7 @@ Result<std::optional<ExitRequest>> ExitRingConsumer::Peek() {
   if (!work) return tl::unexpected(work.error());
   if (!*work) return std::nullopt;
   peeked_ = true;
-  // The acquire load of head in HasWork() orders these after the producer's
+  // The seq_cst (so acquire) load of head in HasWork() orders these after the producer's
   // slot stores. Each field is loaded exactly once and then validated.
   const layout::Slot& slot = view_.slots[tail_ & (view_.capacity - 1)];
   const uint64_t meta = slot.meta.load(std::memory_order_relaxed);
@@ -70,26 +71,23 @@ Status ExitRingConsumer::Complete(uint64_t reply) {
   peeked_ = false;
   view_.slots[tail_ & (view_.capacity - 1)].reply.store(reply, std::memory_order_relaxed);
   ++tail_;
-  // Release: the reply is visible before the new tail. This store is the
-  // commit point of the request (see crash safety in exit_ring.h).
-  view_.control->consumer.tail.store(tail_, std::memory_order_release);
-  // Dekker with the producer's (sleeping = 1; fence; load tail).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (view_.control->producer.producer_sleeping.load(std::memory_order_relaxed) != 0) {
+  // Release (at least): the reply is visible before the new tail. This store
+  // is the commit point of the request (see crash safety in exit_ring.h).
+  // It is seq_cst because of the wake-up protocol (see exit_ring.h).
+  view_.control->consumer.tail.store(tail_, std::memory_order_seq_cst);
+  if (view_.control->producer.producer_sleeping.load(std::memory_order_seq_cst) != 0) {
     return fds_.done.Signal();
   }
   return {};
 }
 
 Result<WakeReason> ExitRingConsumer::WaitForWork(const WaitOptions& options) {
-  return exit_ring_internal::WaitUntil([this] { return HasWork(); },
-                                       view_.control->consumer.consumer_sleeping, fds_.kick,
-                                       options);
+  return exit_ring_internal::WaitUntil(
+      [this] { return HasWork(); }, view_.control->consumer.consumer_sleeping, fds_.kick, options);
 }
 
 Result<bool> ExitRingConsumer::ArmSleep() {
-  view_.control->consumer.consumer_sleeping.store(1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  view_.control->consumer.consumer_sleeping.store(1, std::memory_order_seq_cst);
   auto work = HasWork();
   if (!work || *work) view_.control->consumer.consumer_sleeping.store(0, std::memory_order_relaxed);
   return work;

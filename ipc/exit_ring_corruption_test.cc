@@ -63,8 +63,7 @@ TEST(ExitRingCorruption, UnsealedOrTooSmallMemoryIsRejected) {
   ASSERT_TRUE(small);
   ASSERT_EQ(::pwrite(small->fd(), good.mapping.data(), 4096, 0), 4096);
   ASSERT_TRUE(small->Seal());
-  Raw raw2{ExitRingFds{std::move(*small), good.fds.kick.Dup().value(),
-                       good.fds.done.Dup().value()},
+  Raw raw2{ExitRingFds{std::move(*small), good.fds.kick.Dup().value(), good.fds.done.Dup().value()},
            Mapping()};
   auto m = Mapping::Map(raw2.fds.memory);
   ASSERT_TRUE(m);

@@ -17,7 +17,8 @@ uint64_t Truncate(uint64_t value, uint8_t size) {
 }
 
 Error WaitError(WakeReason reason, const char* what) {
-  if (reason == WakeReason::kTimedOut) return Error{fmt::format("exit ring: {} timed out", what), ETIMEDOUT};
+  if (reason == WakeReason::kTimedOut)
+    return Error{fmt::format("exit ring: {} timed out", what), ETIMEDOUT};
   return Error{fmt::format("exit ring: {} interrupted", what), EINTR};
 }
 
@@ -25,7 +26,10 @@ Error WaitError(WakeReason reason, const char* what) {
 
 ExitRingProducer::ExitRingProducer(ExitRingFds fds, Mapping mapping, layout::View view,
                                    uint64_t head, uint64_t tail)
-    : fds_(std::move(fds)), mapping_(std::move(mapping)), view_(view), head_(head),
+    : fds_(std::move(fds)),
+      mapping_(std::move(mapping)),
+      view_(view),
+      head_(head),
       last_tail_(tail) {}
 
 Result<ExitRingProducer> ExitRingProducer::Attach(ExitRingFds fds) {
@@ -45,7 +49,8 @@ Result<ExitRingProducer> ExitRingProducer::Attach(ExitRingFds fds) {
 }
 
 Result<uint64_t> ExitRingProducer::LoadTail() {
-  const uint64_t tail = view_.control->consumer.tail.load(std::memory_order_acquire);
+  // seq_cst (not just acquire): this is the load after the sleeping-flag store.
+  const uint64_t tail = view_.control->consumer.tail.load(std::memory_order_seq_cst);
   // Unsigned: tail > head makes head - tail huge and fails the first check.
   if (head_ - tail > view_.capacity || tail < last_tail_) {
     return MakeError("exit ring: consumer wrote a bad tail {} (head {}, previous tail {})", tail,
@@ -98,11 +103,10 @@ Status ExitRingProducer::Publish(const ExitRequest& request, const WaitOptions& 
                   std::memory_order_relaxed);
   slot.reply.store(0, std::memory_order_relaxed);
   ++head_;
-  // Release: the slot contents are visible before the new head.
-  view_.control->producer.head.store(head_, std::memory_order_release);
-  // Dekker with the consumer's (sleeping = 1; fence; load head).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (view_.control->consumer.consumer_sleeping.load(std::memory_order_relaxed) != 0) {
+  // Release (at least): the slot contents are visible before the new head;
+  // seq_cst for the wake-up protocol (see exit_ring.h).
+  view_.control->producer.head.store(head_, std::memory_order_seq_cst);
+  if (view_.control->consumer.consumer_sleeping.load(std::memory_order_seq_cst) != 0) {
     return fds_.kick.Signal();
   }
   return {};
@@ -126,7 +130,7 @@ Result<uint64_t> ExitRingProducer::WaitReply(const WaitOptions& options) {
   if (!pending_read_) return MakeError("exit ring: no read outstanding");
   const uint64_t index = *pending_read_;
   if (auto done = WaitForTail(index + 1, options); !done) return tl::unexpected(done.error());
-  // The acquire load of tail in LoadTail() orders this after the consumer's
+  // The (seq_cst, so acquire) load of tail in LoadTail() orders this after the consumer's
   // reply store. The value is the device's: only its low `size` bytes count.
   const uint64_t reply =
       view_.slots[index & (view_.capacity - 1)].reply.load(std::memory_order_relaxed);

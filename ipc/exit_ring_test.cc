@@ -29,8 +29,8 @@ Pair MakePair(uint32_t capacity) {
 }
 
 ExitRequest Write(uint64_t addr, uint64_t data, uint8_t size = 1) {
-  return ExitRequest{.space = AccessSpace::kPio, .size = size, .is_write = true, .addr = addr,
-                     .data = data};
+  return ExitRequest{
+      .space = AccessSpace::kPio, .size = size, .is_write = true, .addr = addr, .data = data};
 }
 
 // Serves `count` requests: writes are recorded, a read of addr returns addr * 3.
@@ -57,8 +57,11 @@ TEST(ExitRing, CreateRejectsBadCapacity) {
 TEST(ExitRing, PostedWritesArriveInOrderWithFields) {
   Pair p = MakePair(8);
   ASSERT_TRUE(p.producer.Post(Write(0x3f8, 'h')));
-  ASSERT_TRUE(p.producer.Post(ExitRequest{.space = AccessSpace::kMmio, .size = 4, .is_write = true,
-                                          .addr = 0xfebf0000, .data = 0x1'2345'6789}));
+  ASSERT_TRUE(p.producer.Post(ExitRequest{.space = AccessSpace::kMmio,
+                                          .size = 4,
+                                          .is_write = true,
+                                          .addr = 0xfebf0000,
+                                          .data = 0x1'2345'6789}));
   auto a = p.consumer.Peek();
   ASSERT_TRUE(a && *a);
   EXPECT_EQ((*a)->addr, 0x3f8u);
@@ -109,9 +112,11 @@ TEST(ExitRing, WrapAroundManyMoreRequestsThanCapacity) {
       ASSERT_EQ(*v, static_cast<uint64_t>(i) * 3);
       read_sum += *v;
     } else {
-      ASSERT_TRUE(p.producer.Post(
-          ExitRequest{.space = AccessSpace::kMmio, .size = 8, .is_write = true,
-                      .addr = static_cast<uint64_t>(i), .data = ~static_cast<uint64_t>(i)}));
+      ASSERT_TRUE(p.producer.Post(ExitRequest{.space = AccessSpace::kMmio,
+                                              .size = 8,
+                                              .is_write = true,
+                                              .addr = static_cast<uint64_t>(i),
+                                              .data = ~static_cast<uint64_t>(i)}));
     }
   }
   consumer.join();
@@ -201,8 +206,8 @@ TEST(ExitRing, ProducerRejectsBadRequests) {
   Pair p = MakePair(4);
   EXPECT_FALSE(p.producer.Post(Write(1, 1, 3)));
   EXPECT_FALSE(p.producer.Post(ExitRequest{.size = 1, .is_write = false}));
-  EXPECT_FALSE(p.producer.Post(ExitRequest{.space = static_cast<AccessSpace>(7), .size = 1,
-                                           .is_write = true}));
+  EXPECT_FALSE(p.producer.Post(
+      ExitRequest{.space = static_cast<AccessSpace>(7), .size = 1, .is_write = true}));
   EXPECT_FALSE(p.producer.WaitReply());  // nothing outstanding
 }
 

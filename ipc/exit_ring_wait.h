@@ -17,8 +17,9 @@ using Clock = std::chrono::steady_clock;
 [[nodiscard]] Result<WakeReason> SleepOnce(const EventFd& wake, const EventFd* interrupt,
                                            std::optional<Clock::time_point> deadline);
 
-// Waits until ready() returns true. `sleeping` is this side's flag in shared
-// memory; the peer signals `wake` only while it is set.
+// Waits until ready() returns true. ready() must load the peer's index with
+// memory_order_seq_cst. `sleeping` is this side's flag in shared memory; the
+// peer signals `wake` only while it is set.
 template <class Ready>
 [[nodiscard]] Result<WakeReason> WaitUntil(Ready&& ready, std::atomic<uint32_t>& sleeping,
                                            const EventFd& wake, const WaitOptions& options) {
@@ -37,10 +38,9 @@ template <class Ready>
     }
   }
   for (;;) {
-    sleeping.store(1, std::memory_order_relaxed);
-    // Dekker: our flag store must be visible before we re-read the peer's
-    // index, and the peer does (index store; fence; flag load).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Dekker: seq_cst flag store, then ready() re-reads the peer's index with a
+    // seq_cst load; the peer does (seq_cst index store; seq_cst flag load).
+    sleeping.store(1, std::memory_order_seq_cst);
     r = ready();
     if (!r || *r) {
       sleeping.store(0, std::memory_order_relaxed);

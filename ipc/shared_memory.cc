@@ -10,7 +10,8 @@ namespace bulkhead {
 Result<MemFd> MemFd::Create(const std::string& name, uint64_t size) {
   UniqueFd fd(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) return ErrnoError("memfd_create {}", name);
-  if (size > static_cast<uint64_t>(INT64_MAX)) return MakeError("memfd {}: size {} too big", name, size);
+  if (size > static_cast<uint64_t>(INT64_MAX))
+    return MakeError("memfd {}: size {} too big", name, size);
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     return ErrnoError("ftruncate memfd {} to {}", name, size);
   }
@@ -71,8 +72,8 @@ Result<Mapping> Mapping::Map(int fd, uint64_t size, uint64_t offset, int prot) {
                      size, fd, file_size);
   }
   if (size > SIZE_MAX) return MakeError("Mapping::Map: size {} too big", size);
-  void* p = ::mmap(nullptr, static_cast<size_t>(size), prot, MAP_SHARED, fd,
-                   static_cast<off_t>(offset));
+  void* p =
+      ::mmap(nullptr, static_cast<size_t>(size), prot, MAP_SHARED, fd, static_cast<off_t>(offset));
   if (p == MAP_FAILED) return ErrnoError("mmap fd {} size {:#x}", fd, size);
   return Mapping(static_cast<std::byte*>(p), static_cast<size_t>(size));
 }

@@ -86,9 +86,9 @@ TEST(Mapping, AsChecksBoundsAndAlignment) {
   auto map = Mapping::Map(*m);
   ASSERT_TRUE(map);
   EXPECT_TRUE(map->as<uint64_t>(4088));
-  EXPECT_FALSE(map->as<uint64_t>(4089));     // runs past the end
-  EXPECT_FALSE(map->as<uint64_t>(4));        // misaligned
-  EXPECT_FALSE(map->as<uint64_t>(SIZE_MAX)); // offset overflow
+  EXPECT_FALSE(map->as<uint64_t>(4089));      // runs past the end
+  EXPECT_FALSE(map->as<uint64_t>(4));         // misaligned
+  EXPECT_FALSE(map->as<uint64_t>(SIZE_MAX));  // offset overflow
   EXPECT_TRUE(map->as<uint8_t>(4095));
 }
 
