@@ -30,7 +30,9 @@ class EventFd {
   [[nodiscard]] static Result<EventFd> Create(unsigned int initval = 0, int flags = 0);
 
   // Takes ownership of an fd received from elsewhere (e.g. over the control
-  // socket). Checks that it is an eventfd, since the sender is not trusted.
+  // socket). The sender is not trusted: checks that the fd is an anonymous
+  // inode (not a file, pipe, socket or device). See event_fd.cc for why the
+  // exact anon-inode kind cannot be checked inside a jail.
   [[nodiscard]] static Result<EventFd> Adopt(UniqueFd fd);
 
   EventFd() = default;
