@@ -59,13 +59,17 @@ class SerialDevice final : public DeviceControlHandler {
     }
     worker_ = std::move(*worker);
 
+    // Keep-list: ours (control socket, KJ's event loop, the worker's fds)
+    // plus whatever else is open now. The process started with 0-3 only, so
+    // anything else is a received fd: the copies Cap'n Proto still holds in
+    // the attach message (we hold dup()s) and closes itself once the call
+    // returns. Closing them under its feet makes that close fail with EBADF,
+    // which KJ treats as fatal.
     std::set<int> keep = loop_fds_;
     keep.insert(kControlFd);
     for (int fd : worker_->fds()) keep.insert(fd);
-    for (int fd : OpenFds()) {
-      // Only fds we know are kept; say so if the jail closes something.
-      if (!keep.count(fd) && fd > 2) spdlog::warn("fd {} is not ours to keep: closing it", fd);
-    }
+    const size_t ours = keep.size();
+    for (int fd : OpenFds()) keep.insert(fd);
     auto program = FindSeccompProgram("serial");
     if (!program) return Fatal("no seccomp program", program.error());
     JailSpec spec;
@@ -78,7 +82,8 @@ class SerialDevice final : public DeviceControlHandler {
     const int fd = ::openat(AT_FDCWD, "/etc/passwd", O_RDONLY);
     spdlog::error("openat inside the jail returned {}: the filter did not kill us", fd);
 #endif
-    spdlog::info("attached and jailed ({} fds kept)", keep.size());
+    spdlog::info("attached and jailed ({} fds kept, {} of them held by the RPC layer)",
+                 keep.size(), keep.size() - ours);
     worker_->Start();
     return {};
   }
