@@ -7,7 +7,7 @@
 namespace bulkhead::boot {
 namespace {
 
-constexpr char kOemId[] = "BLKHD ";        // 6 bytes
+constexpr char kOemId[] = "BLKHD ";         // 6 bytes
 constexpr char kOemTableId[] = "BULKHEAD";  // 8 bytes
 constexpr char kCreatorId[] = "BLKH";       // 4 bytes
 constexpr uint32_t kOemRevision = 1;
@@ -48,7 +48,9 @@ void Append(std::vector<uint8_t>& b, T v) {
   Put(b, off, v);
 }
 
-void AppendChars(std::vector<uint8_t>& b, std::string_view s) { b.insert(b.end(), s.begin(), s.end()); }
+void AppendChars(std::vector<uint8_t>& b, std::string_view s) {
+  b.insert(b.end(), s.begin(), s.end());
+}
 
 // Generic Address Structure for an 8-bit I/O port.
 void PutIoPortGas(std::vector<uint8_t>& b, size_t off, uint16_t port) {
@@ -93,8 +95,8 @@ std::vector<uint8_t> BuildRsdp(uint64_t xsdt_addr) {
   AppendChars(r, "RSD PTR ");
   r.push_back(0);  // checksum of the first 20 bytes
   AppendChars(r, std::string_view(kOemId, 6));
-  r.push_back(2);           // revision: ACPI 2.0+, XSDT valid
-  Append<uint32_t>(r, 0);   // no RSDT: every consumer we target reads the XSDT
+  r.push_back(2);          // revision: ACPI 2.0+, XSDT valid
+  Append<uint32_t>(r, 0);  // no RSDT: every consumer we target reads the XSDT
   Append<uint32_t>(r, kRsdpSize);
   Append<uint64_t>(r, xsdt_addr);
   r.push_back(0);  // extended checksum of all 36 bytes
@@ -197,9 +199,9 @@ Result<AcpiTablesInfo> WriteAcpiTables(const RamView& ram, const MemoryLayout& l
   }
   // Zero the whole area first: the legacy RSDP scan must not find stale data.
   if (auto s = ram.Fill(kAcpiStart, kAcpiEnd - kAcpiStart, 0); !s) return tl::unexpected(s.error());
-  for (auto [addr, bytes] : {std::pair{info.rsdp, BuildRsdp(info.xsdt)},
-                             std::pair{info.dsdt, dsdt}, std::pair{info.fadt, BuildFadt(info.dsdt)},
-                             std::pair{info.madt, madt}, std::pair{info.xsdt, xsdt}}) {
+  for (auto [addr, bytes] : {std::pair{info.rsdp, BuildRsdp(info.xsdt)}, std::pair{info.dsdt, dsdt},
+                             std::pair{info.fadt, BuildFadt(info.dsdt)}, std::pair{info.madt, madt},
+                             std::pair{info.xsdt, xsdt}}) {
     if (auto s = ram.Write(addr, bytes); !s) return tl::unexpected(s.error());
   }
   return info;

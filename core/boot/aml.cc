@@ -52,7 +52,8 @@ void AppendSegment(Bytes& out, std::string_view seg) {
   }
   for (size_t i = 0; i < 4; ++i) {
     const char c = i < seg.size() ? seg[i] : '_';
-    if (!IsNameChar(c)) throw std::invalid_argument("bad AML name segment '" + std::string(seg) + "'");
+    if (!IsNameChar(c))
+      throw std::invalid_argument("bad AML name segment '" + std::string(seg) + "'");
     out.push_back(static_cast<uint8_t>(c));
   }
 }
@@ -65,8 +66,8 @@ Bytes WithPkgLength(std::initializer_list<uint8_t> op, const Bytes& content) {
   return out;
 }
 
-Bytes AddressSpace(uint8_t tag, uint8_t resource_type, uint8_t type_flags, int width,
-                   uint64_t min, uint64_t max) {
+Bytes AddressSpace(uint8_t tag, uint8_t resource_type, uint8_t type_flags, int width, uint64_t min,
+                   uint64_t max) {
   Bytes body;
   body.push_back(resource_type);
   body.push_back(kProducerFixed);
@@ -176,7 +177,8 @@ uint32_t EisaIdValue(std::string_view id) {
   };
   if (id.size() != 7) throw std::invalid_argument("bad EISA ID '" + std::string(id) + "'");
   for (size_t i = 0; i < 3; ++i) {
-    if (id[i] < 'A' || id[i] > 'Z') throw std::invalid_argument("bad EISA ID '" + std::string(id) + "'");
+    if (id[i] < 'A' || id[i] > 'Z')
+      throw std::invalid_argument("bad EISA ID '" + std::string(id) + "'");
   }
   // Three 5-bit letters ('A' = 1) and four hex digits, stored big-endian.
   const uint32_t vendor = (static_cast<uint32_t>(id[0] - '@') << 10) |

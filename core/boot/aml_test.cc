@@ -23,9 +23,9 @@ Bytes Cat(std::initializer_list<Bytes> parts) {
 
 TEST(Aml, PkgLengthBoundaries) {
   EXPECT_EQ(PkgLength(0), B({0x01}));
-  EXPECT_EQ(PkgLength(62), B({0x3F}));          // largest one-byte length
-  EXPECT_EQ(PkgLength(63), B({0x41, 0x04}));    // total 65 = 0x041
-  EXPECT_EQ(PkgLength(4093), B({0x4F, 0xFF}));  // total 0xFFF, largest two-byte
+  EXPECT_EQ(PkgLength(62), B({0x3F}));                // largest one-byte length
+  EXPECT_EQ(PkgLength(63), B({0x41, 0x04}));          // total 65 = 0x041
+  EXPECT_EQ(PkgLength(4093), B({0x4F, 0xFF}));        // total 0xFFF, largest two-byte
   EXPECT_EQ(PkgLength(4094), B({0x81, 0x00, 0x01}));  // total 0x1001
   EXPECT_EQ(PkgLength(0xFFFFF - 3), B({0x8F, 0xFF, 0xFF}));
   EXPECT_EQ(PkgLength(0xFFFFF - 2), B({0xC1, 0x00, 0x00, 0x01}));  // total 0x100001
@@ -100,9 +100,8 @@ TEST(Aml, ResourceDescriptors) {
   EXPECT_EQ(IoPort(0xCF8, 0xCF8, 1, 8), B({0x47, 0x01, 0xF8, 0x0C, 0xF8, 0x0C, 0x01, 0x08}));
   EXPECT_EQ(WordBusNumber(0, 0xFF),
             B({0x88, 0x0D, 0x00, 0x02, 0x0C, 0x00, 0, 0, 0, 0, 0xFF, 0, 0, 0, 0, 1}));
-  EXPECT_EQ(WordIo(0x0D00, 0xFFFF),
-            B({0x88, 0x0D, 0x00, 0x01, 0x0C, 0x03, 0, 0, 0x00, 0x0D, 0xFF, 0xFF, 0, 0, 0x00,
-               0xF3}));
+  EXPECT_EQ(WordIo(0x0D00, 0xFFFF), B({0x88, 0x0D, 0x00, 0x01, 0x0C, 0x03, 0, 0, 0x00, 0x0D, 0xFF,
+                                       0xFF, 0, 0, 0x00, 0xF3}));
   const Bytes d = DWordMemory(0xC0000000, 0xFEBFFFFF, false);
   ASSERT_EQ(d.size(), 3u + 23u - 3u + 3u);  // tag + 2-byte length + 23 bytes
   EXPECT_EQ(d[0], 0x87);

@@ -51,8 +51,8 @@ Result<BzImage> ParseBzImage(std::span<const uint8_t> image) {
                      h.version >> 8, h.version & 0xFF);
   }
   if (bz.header_len < offsetof(setup_header, init_size) + sizeof(h.init_size)) {
-    return MakeError("kernel setup header is {} bytes, too short for protocol {:#x}",
-                     bz.header_len, h.version);
+    return MakeError("kernel setup header is {} bytes, too short for protocol {:#x}", bz.header_len,
+                     h.version);
   }
   if (!(h.xloadflags & XLF_KERNEL_64)) {
     return MakeError("kernel has no 64-bit entry point (XLF_KERNEL_64 not set)");

@@ -20,9 +20,9 @@ inline constexpr uint64_t kLongModeEntryOffset = 0x200;
 inline constexpr uint8_t kTypeOfLoaderUndefined = 0xFF;
 
 struct BzImage {
-  setup_header header{};  // as found in the image, zero beyond its length
-  uint32_t header_len = 0;  // bytes of the header the image actually has
-  uint64_t setup_size = 0;  // real-mode part: (setup_sects + 1) * 512
+  setup_header header{};             // as found in the image, zero beyond its length
+  uint32_t header_len = 0;           // bytes of the header the image actually has
+  uint64_t setup_size = 0;           // real-mode part: (setup_sects + 1) * 512
   std::span<const uint8_t> payload;  // protected-mode kernel, copied to the load address
 };
 

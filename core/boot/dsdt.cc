@@ -29,16 +29,17 @@ aml::Bytes PciRoutingTable() {
 }
 
 aml::Bytes BuildDsdtAml(const MemoryLayout& layout) {
-  aml::Bytes out = aml::Scope("\\_SB", {aml::Device("PCI0", {
-                                                              aml::Name("_HID", aml::EisaId("PNP0A08")),
-                                                              aml::Name("_CID", aml::EisaId("PNP0A03")),
-                                                              aml::Name("_ADR", aml::Integer(0)),
-                                                              aml::Name("_SEG", aml::Integer(0)),
-                                                              aml::Name("_BBN", aml::Integer(0)),
-                                                              aml::Name("_UID", aml::Integer(0)),
-                                                              aml::Name("_CRS", PciHostBridgeCrs(layout)),
-                                                              aml::Name("_PRT", PciRoutingTable()),
-                                                          })});
+  std::vector<aml::Bytes> body;
+  body.push_back(aml::Name("_HID", aml::EisaId("PNP0A08")));  // PCI Express root bridge
+  body.push_back(aml::Name("_CID", aml::EisaId("PNP0A03")));  // PCI root bridge
+  body.push_back(aml::Name("_ADR", aml::Integer(0)));
+  body.push_back(aml::Name("_SEG", aml::Integer(0)));
+  body.push_back(aml::Name("_BBN", aml::Integer(0)));
+  body.push_back(aml::Name("_UID", aml::Integer(0)));
+  body.push_back(aml::Name("_CRS", PciHostBridgeCrs(layout)));
+  body.push_back(aml::Name("_PRT", PciRoutingTable()));
+  const aml::Bytes pci0 = aml::Device("PCI0", body);
+  aml::Bytes out = aml::Scope("\\_SB", {pci0});
   // SLP_TYPa, SLP_TYPb, reserved, reserved. Hardware-reduced ACPI uses only
   // SLP_TYPa, written to the FADT's sleep control register.
   const aml::Bytes s5 = aml::Name(

@@ -16,7 +16,8 @@ aml::Bytes BuildDsdtAml(const MemoryLayout& layout);
 
 // _CRS of PCI0: bus numbers 0..255, the 0xCF8 config ports (consumed), I/O
 // windows 0x0000-0x0CF7 and 0x0D00-0xFFFF, the 32-bit window
-// [kPciMmio32Start, kPciMmio32End) and the 64-bit window of `layout`.
+// [kPciMmio32Start, kPciMmio32End)
+// (0xC0000000..0xFEBFBFFF) and the 64-bit window of `layout`.
 aml::Bytes PciHostBridgeCrs(const MemoryLayout& layout);
 
 // _PRT: INTA..INTD of each of the 32 slots on bus 0 to GSI PciIntxGsi(slot, pin).

@@ -11,8 +11,10 @@ std::vector<E820Entry> BuildE820(const MemoryLayout& layout) {
   map.push_back({kEbdaStart, kBiosAreaStart - kEbdaStart, E820Type::kReserved});
   map.push_back({kAcpiStart, kAcpiEnd - kAcpiStart, E820Type::kAcpi});
   map.push_back({kHighMemoryStart, layout.low_ram_end - kHighMemoryStart, E820Type::kRam});
-  // Listing the APIC pages as reserved keeps Linux from handing them out as
-  // PCI resources; the 32-bit PCI window itself stays a hole.
+  // Listing KVM's pages and the APIC pages as reserved keeps Linux from
+  // handing them out as PCI resources; the 32-bit PCI window itself stays a
+  // hole.
+  map.push_back({kKvmIdentityMapAddr, kKvmReservedSize, E820Type::kReserved});
   map.push_back({kIoApicBase, kIoApicSize, E820Type::kReserved});
   map.push_back({kLocalApicBase, kLocalApicSize, E820Type::kReserved});
   if (layout.high_ram_end > kHighRamStart) {

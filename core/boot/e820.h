@@ -24,8 +24,9 @@ struct E820Entry {
 };
 
 // Ordered, non-overlapping map: base memory, EBDA (reserved), ACPI tables in
-// the BIOS area, RAM from 1 MiB to the low end, the IOAPIC and local APIC
-// pages (reserved, so nothing is placed there), high RAM above 4 GiB. The PCI
+// the BIOS area, RAM from 1 MiB to the low end, KVM's TSS/identity-map
+// pages, the IOAPIC and local APIC pages (reserved, so nothing is placed
+// there), high RAM above 4 GiB. The PCI
 // windows are not listed: they are holes the host bridge's _CRS describes.
 std::vector<E820Entry> BuildE820(const MemoryLayout& layout);
 

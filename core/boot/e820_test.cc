@@ -33,6 +33,7 @@ TEST(E820, SmallGuest) {
       {0x9FC00, 0x400, E820Type::kReserved},
       {0xE0000, 0x20000, E820Type::kAcpi},
       {0x100000, 127 * MiB, E820Type::kRam},
+      {0xFEBFC000, 0x4000, E820Type::kReserved},
       {0xFEC00000, 0x1000, E820Type::kReserved},
       {0xFEE00000, 0x1000, E820Type::kReserved},
   };
@@ -43,7 +44,7 @@ TEST(E820, SmallGuest) {
 TEST(E820, ExactlyThreeGiB) {
   const auto map = BuildE820(Layout(3 * GiB));
   ExpectSortedDisjoint(map);
-  ASSERT_EQ(map.size(), 6u);
+  ASSERT_EQ(map.size(), 7u);
   EXPECT_EQ(map[3], (E820Entry{0x100000, 3 * GiB - MiB, E820Type::kRam}));
   for (const auto& e : map) EXPECT_LT(e.addr, 4 * GiB);  // no high RAM entry
   // All RAM but the 0x9FC00..1 MiB gap is described as RAM.
@@ -53,7 +54,7 @@ TEST(E820, ExactlyThreeGiB) {
 TEST(E820, AboveFourGiB) {
   const auto map = BuildE820(Layout(6 * GiB));
   ExpectSortedDisjoint(map);
-  ASSERT_EQ(map.size(), 7u);
+  ASSERT_EQ(map.size(), 8u);
   EXPECT_EQ(map[3], (E820Entry{0x100000, 3 * GiB - MiB, E820Type::kRam}));
   EXPECT_EQ(map.back(), (E820Entry{4 * GiB, 3 * GiB, E820Type::kRam}));
   EXPECT_EQ(RamBytes(map), 6 * GiB - (MiB - 0x9FC00));

@@ -28,9 +28,12 @@ constexpr uint8_t kTypeLdt = 0x2;
 
 Segment Descriptor(int index) {
   switch (index) {
-    case 1: return Flat(kTypeCodeExecReadAccessed, 1, /*db=*/1, /*l=*/0);
-    case 2: return Flat(kTypeCodeExecReadAccessed, 1, /*db=*/0, /*l=*/1);
-    case 3: return Flat(kTypeDataReadWriteAccessed, 1, /*db=*/1, /*l=*/0);
+    case 1:
+      return Flat(kTypeCodeExecReadAccessed, 1, /*db=*/1, /*l=*/0);
+    case 2:
+      return Flat(kTypeCodeExecReadAccessed, 1, /*db=*/0, /*l=*/1);
+    case 3:
+      return Flat(kTypeDataReadWriteAccessed, 1, /*db=*/1, /*l=*/0);
     case 4: {
       Segment tss;
       tss.limit = 0x67;  // minimal 104-byte TSS; never switched to
@@ -38,7 +41,8 @@ Segment Descriptor(int index) {
       tss.present = 1;
       return tss;
     }
-    default: return Segment{};
+    default:
+      return Segment{};
   }
 }
 

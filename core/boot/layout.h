@@ -24,8 +24,16 @@ inline constexpr uint64_t GiB = 1024 * MiB;
 inline constexpr uint64_t kLowRamLimit = 0xC000'0000;     // 3 GiB
 inline constexpr uint64_t kHighRamStart = 0x1'0000'0000;  // 4 GiB
 inline constexpr uint64_t kPciMmio32Start = 0xC000'0000;
-inline constexpr uint64_t kPciMmio32End = 0xFEC0'0000;  // exclusive
+// KVM on Intel needs four guest-physical pages it owns: three for the
+// real-mode TSS (KVM_SET_TSS_ADDR) and one for the EPT identity map
+// (KVM_SET_IDENTITY_MAP_ADDR). They sit just below the IOAPIC, are marked
+// reserved in e820 and are kept out of the PCI window.
+inline constexpr uint64_t kKvmIdentityMapAddr = 0xFEBF'C000;
+inline constexpr uint64_t kKvmTssAddr = kKvmIdentityMapAddr + 0x1000;
+inline constexpr uint64_t kKvmReservedSize = 0x4000;
+inline constexpr uint64_t kPciMmio32End = kKvmIdentityMapAddr;  // exclusive
 inline constexpr uint64_t kIoApicBase = 0xFEC0'0000;
+static_assert(kKvmIdentityMapAddr + kKvmReservedSize == kIoApicBase);
 inline constexpr uint64_t kIoApicSize = 0x1000;
 inline constexpr uint64_t kLocalApicBase = 0xFEE0'0000;
 inline constexpr uint64_t kLocalApicSize = 0x1000;
@@ -38,9 +46,9 @@ inline constexpr uint64_t kPciMmio64Size = 64 * GiB;
 // ---- Legacy PC area below 1 MiB ------------------------------------------
 // Everything the loader writes below 1 MiB has a fixed home. Nothing here may
 // overlap: layout_test checks it.
-inline constexpr uint64_t kGdtAddr = 0x500;        // 6 descriptors, 48 bytes
+inline constexpr uint64_t kGdtAddr = 0x500;  // 6 descriptors, 48 bytes
 inline constexpr uint64_t kGdtSize = 0x30;
-inline constexpr uint64_t kIdtAddr = 0x540;        // one null gate, limit 7
+inline constexpr uint64_t kIdtAddr = 0x540;  // one null gate, limit 7
 inline constexpr uint64_t kIdtSize = 0x8;
 inline constexpr uint64_t kPvhStartInfoAddr = 0x6000;  // hvm_start_info (56 B)
 inline constexpr uint64_t kPvhModlistAddr = 0x6040;    // one hvm_modlist_entry
@@ -60,7 +68,7 @@ inline constexpr uint64_t kBiosAreaStart = 0xA0000;   // VGA hole, option ROMs
 // ACPI tables live in the BIOS read-only area so that Linux also finds the
 // RSDP by its legacy scan of 0xE0000..0xFFFFF.
 inline constexpr uint64_t kAcpiStart = 0xE0000;
-inline constexpr uint64_t kAcpiEnd = 0x100000;  // exclusive
+inline constexpr uint64_t kAcpiEnd = 0x100000;          // exclusive
 inline constexpr uint64_t kHighMemoryStart = 0x100000;  // 1 MiB
 inline constexpr uint64_t kKernelLoadAddr = 0x100000;   // bzImage protected-mode code
 

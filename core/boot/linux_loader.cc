@@ -25,8 +25,8 @@ Status WriteCmdline(const RamView& ram, std::string_view cmdline, uint64_t max_l
                      cmdline.size(), max_len);
   }
   if (auto s = ram.Fill(kCmdlineAddr, kCmdlineMaxSize, 0); !s) return s;
-  return ram.Write(kCmdlineAddr, std::span(reinterpret_cast<const uint8_t*>(cmdline.data()),
-                                           cmdline.size()));
+  return ram.Write(kCmdlineAddr,
+                   std::span(reinterpret_cast<const uint8_t*>(cmdline.data()), cmdline.size()));
 }
 
 Result<uint64_t> LoadInitrd(const RamView& ram, std::span<const uint8_t> initrd, uint64_t lowest,
@@ -108,9 +108,10 @@ Result<BootCpuState> LoadPvh(const RamView& ram, const MemoryLayout& layout,
 
 Result<uint64_t> PlaceInitrd(uint64_t size, uint64_t lowest, uint64_t limit) {
   if (size > limit || (limit - size) / kPageSize * kPageSize < lowest) {
-    return MakeError("initrd of {} MiB does not fit in guest RAM between the kernel ({:#x}) and "
-                     "{:#x}",
-                     (size + MiB - 1) / MiB, lowest, limit);
+    return MakeError(
+        "initrd of {} MiB does not fit in guest RAM between the kernel ({:#x}) and "
+        "{:#x}",
+        (size + MiB - 1) / MiB, lowest, limit);
   }
   return (limit - size) / kPageSize * kPageSize;
 }

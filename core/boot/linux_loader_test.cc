@@ -65,7 +65,8 @@ TEST_F(LinuxLoader, BzImageEndToEnd) {
   EXPECT_EQ(st->rflags, 2u);
 
   // Payload at 1 MiB.
-  EXPECT_EQ(0, std::memcmp(ram_.data() + 1 * MiB, kernel.data() + 5 * 512, kernel.size() - 5 * 512));
+  EXPECT_EQ(0,
+            std::memcmp(ram_.data() + 1 * MiB, kernel.data() + 5 * 512, kernel.size() - 5 * 512));
 
   // Zero page.
   const boot_params bp = ZeroPage();
@@ -76,7 +77,7 @@ TEST_F(LinuxLoader, BzImageEndToEnd) {
                "console=ttyS0 root=/dev/sda");
   EXPECT_EQ(bp.acpi_rsdp_addr, kAcpiStart);
   EXPECT_EQ(0, std::memcmp(ram_.data() + kAcpiStart, "RSD PTR ", 8));
-  EXPECT_EQ(bp.e820_entries, 6);
+  EXPECT_EQ(bp.e820_entries, 7);
 
   // Initrd: at the top of low RAM, page aligned, intact, above the kernel.
   const uint64_t initrd_addr = bp.hdr.ramdisk_image | uint64_t{bp.ext_ramdisk_image} << 32;
@@ -134,8 +135,9 @@ TEST_F(LinuxLoader, CommandLineChecks) {
 
 TEST_F(LinuxLoader, KernelBiggerThanRam) {
   SetUpRam(16 * MiB);
-  EXPECT_NE(ErrorOf(Load(MakeBzImage())).find("needs 24 MiB of low RAM to boot but the guest has 16"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(Load(MakeBzImage())).find("needs 24 MiB of low RAM to boot but the guest has 16"),
+      std::string::npos);
   BzImageSpec s;
   s.payload_size = 40 * MiB;
   s.init_size = 0;
@@ -154,7 +156,8 @@ TEST_F(LinuxLoader, GarbageKernelAndBadArguments) {
 
 TEST_F(LinuxLoader, PvhEndToEnd) {
   SetUpRam(32 * MiB);
-  const auto elf = MakePvhElf({{16 * MiB, std::vector<uint8_t>(4096, 0xC3), 8 * MiB}}, 16 * MiB + 0x40);
+  const auto elf =
+      MakePvhElf({{16 * MiB, std::vector<uint8_t>(4096, 0xC3), 8 * MiB}}, 16 * MiB + 0x40);
   const std::vector<uint8_t> initrd(3000, 7);
   auto st = Load(elf, initrd, "console=hvc0");
   ASSERT_TRUE(st) << st.error().message;
@@ -177,7 +180,7 @@ TEST_F(LinuxLoader, PvhEndToEnd) {
   EXPECT_GE(mod->paddr, 24 * MiB);  // above the kernel's bss
   EXPECT_EQ(mod->paddr % 4096, 0u);
   EXPECT_EQ(ram_[mod->paddr], 7);
-  EXPECT_EQ(si->memmap_entries, 6u);
+  EXPECT_EQ(si->memmap_entries, 7u);
 }
 
 TEST(PlaceInitrd, Arithmetic) {

@@ -15,9 +15,9 @@ TEST(PageTables, IdentityMapsFirstFourGiB) {
   auto cr3 = WriteIdentityPageTables(ram);
   ASSERT_TRUE(cr3) << cr3.error().message;
   EXPECT_EQ(*cr3, kPml4Addr);
-  for (uint64_t a : std::initializer_list<uint64_t>{0, 0x1234, kZeroPageAddr, kCmdlineAddr, kKernelLoadAddr + 0x200,
-                     16 * MiB + 77, 1 * GiB, 3 * GiB - 1, kIoApicBase, kLocalApicBase + 0x300,
-                     4 * GiB - 1}) {
+  for (uint64_t a : std::initializer_list<uint64_t>{
+           0, 0x1234, kZeroPageAddr, kCmdlineAddr, kKernelLoadAddr + 0x200, 16 * MiB + 77, 1 * GiB,
+           3 * GiB - 1, kIoApicBase, kLocalApicBase + 0x300, 4 * GiB - 1}) {
     auto phys = WalkPageTables(ram, *cr3, a);
     ASSERT_TRUE(phys) << std::hex << a;
     EXPECT_EQ(*phys, a);

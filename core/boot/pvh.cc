@@ -86,8 +86,8 @@ Result<PvhKernel> LoadPvhElf(const RamView& ram, std::span<const uint8_t> elf) {
       return MakeError("ELF kernel segment {} has memsz < filesz", i);
     }
     if (ph.p_paddr < kHighMemoryStart || !ram.Contains(ph.p_paddr, ph.p_memsz)) {
-      return MakeError("ELF kernel segment {} [{:#x}, +{:#x}) is outside guest RAM above 1 MiB",
-                       i, ph.p_paddr, ph.p_memsz);
+      return MakeError("ELF kernel segment {} [{:#x}, +{:#x}) is outside guest RAM above 1 MiB", i,
+                       ph.p_paddr, ph.p_memsz);
     }
   }
   if (entry == 0) {

@@ -50,8 +50,8 @@ static_assert(sizeof(HvmMemmapEntry) == 24);
 bool IsElf(std::span<const uint8_t> image);
 
 struct PvhKernel {
-  uint32_t entry = 0;     // 32-bit physical entry point from the note
-  uint64_t end = 0;       // exclusive end of the highest PT_LOAD segment
+  uint32_t entry = 0;  // 32-bit physical entry point from the note
+  uint64_t end = 0;    // exclusive end of the highest PT_LOAD segment
 };
 
 // Validates the ELF and copies its PT_LOAD segments into `ram`. Segments must
