@@ -19,6 +19,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "devproc/serial/serial_state_region.h"
+#include "devproc/serial/serial_worker.h"
+#include "devproc/serial/uart16550.h"
 #include "devproc/serial/uart_regs.h"
 #include "ipc/control.h"
 #include "ipc/exit_ring.h"
@@ -298,6 +301,60 @@ TEST_F(SerialProcessTest, StateAndQueuedRequestsSurviveSigkill) {
   auto health = second.client->Health();
   ASSERT_TRUE(health);
   EXPECT_EQ(health->malformed_requests, 0u);
+}
+
+// The worst moment to die: after committing an RBR read (the byte left the
+// FIFO) and before completing it on the ring. The test plays that process
+// itself, then starts the real device, which must answer the pending read
+// from the region: the byte is neither lost nor read twice.
+TEST_F(SerialProcessTest, ReplaysARequestAppliedButNotCompleted) {
+  RunningDevice& first = StartDevice();
+  Program();
+  ConsoleWrite("qr");
+  uint64_t lsr = 0;
+  for (int i = 0; i < 500 && !(lsr & kLsrDr); ++i) {
+    lsr = ReadReg(kLsr, 1, /*vcpu=*/1);
+    if (!(lsr & kLsrDr)) ::usleep(2000);
+  }
+  ASSERT_TRUE(lsr & kLsrDr);
+  ASSERT_TRUE(SignalChild(first.child, SIGKILL));
+  ASSERT_TRUE(WaitForExit(first.child.pidfd));
+  first.child.pidfd.reset();
+
+  ASSERT_TRUE(producers_[1].Submit(AccessSpace::kPio, kRbrThr, 1, kWait));
+  {
+    auto fds = rings_[1].Dup();
+    ASSERT_TRUE(fds);
+    auto dying = ExitRingConsumer::Attach(std::move(*fds));
+    ASSERT_TRUE(dying) << dying.error().message;
+    auto req = dying->Peek();
+    ASSERT_TRUE(req && req->has_value());
+    auto map = Mapping::Map(state_);
+    ASSERT_TRUE(map);
+    auto region = map->as<SerialStateRegion>(0);
+    ASSERT_TRUE(region);
+    struct : InterruptLine {
+      void Trigger() override {}
+    } irq;
+    struct : SerialOutput {
+      size_t Write(std::span<const uint8_t> b) override { return b.size(); }
+    } out;
+    Uart16550 uart(BeginAccess(**region), irq, out);
+    const uint8_t byte = uart.Read(kRbrThr);
+    EXPECT_EQ(byte, 'q');
+    CommitAccess(**region, SerialRequestId(1, (*req)->seq), byte);
+    // ... and dies here: no Complete().
+  }
+
+  RunningDevice& second = StartDevice();
+  auto reply = producers_[1].WaitReply(kWait);
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(*reply, 'q');
+  EXPECT_EQ(ReadReg(kRbrThr), 'r');
+  EXPECT_FALSE(ReadReg(kLsr) & kLsrDr);
+  auto health = second.client->Health();
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->requests_replayed, 1u);
 }
 
 TEST_F(SerialProcessTest, OpenatAfterJailIsKilledBySeccomp) {

@@ -20,13 +20,7 @@ namespace {
 
 constexpr size_t kMaxRings = 256;      // more than any VM's vCPUs; bounds the poll set
 constexpr int kBatch = 64;             // requests per ring per pass (fairness between vCPUs)
-constexpr uint64_t kSeqMask = (uint64_t{1} << 48) - 1;
 constexpr uint64_t kMalformedLogLimit = 16;  // a hostile guest must not flood the core's log
-
-// The id recorded in the region for request `seq` of ring `ring` (see header).
-uint64_t RequestId(size_t ring, uint64_t seq) {
-  return (static_cast<uint64_t>(ring + 1) << 48) | ((seq + 1) & kSeqMask);
-}
 
 class IrqLine final : public InterruptLine {
  public:
@@ -211,7 +205,7 @@ Status SerialWorker::Reset() {
 }
 
 void SerialWorker::Serve(size_t ring, const ExitRequest& req) {
-  const uint64_t id = RequestId(ring, req.seq);
+  const uint64_t id = SerialRequestId(ring, req.seq);
   const SerialSlot& committed = CommittedSlot(*region_);
   uint64_t reply = 0;
   if (committed.applied_seq == id) {

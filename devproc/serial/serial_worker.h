@@ -44,6 +44,13 @@
 
 namespace bulkhead {
 
+// The id the worker records in the region for request `seq` of ring `ring`
+// (the ring's position in the attachment), as explained above. Part of the
+// state region's format: a successor must compute the same id.
+[[nodiscard]] constexpr uint64_t SerialRequestId(size_t ring, uint64_t seq) {
+  return (static_cast<uint64_t>(ring + 1) << 48) | ((seq + 1) & ((uint64_t{1} << 48) - 1));
+}
+
 struct SerialWorkerStats {
   uint64_t served = 0;     // requests applied
   uint64_t replayed = 0;   // requests a dead predecessor had applied (answered from the region)
