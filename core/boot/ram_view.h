@@ -29,6 +29,9 @@ class RamView {
       return MakeError("guest range [{:#x}, +{:#x}) is outside the {:#x} bytes of low RAM", gpa,
                        len, ram_.size());
     }
+    // SAFETY: [gpa, gpa+len) was checked against ram_.size() as a whole,
+    // without overflow (len <= size - gpa), so the span stays inside the
+    // guest-RAM mapping the caller gave us.
     return ram_.subspan(gpa, len);
   }
 
