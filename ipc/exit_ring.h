@@ -37,7 +37,9 @@
 //   WaitOptions::timeout and WaitOptions::interrupt (an eventfd, e.g. "device
 //   restarted", signalled by the core's supervisor) end the wait with an
 //   error (ETIMEDOUT / EINTR) and leave the request pending. Calling
-//   WaitReply() (or Post()) again re-kicks the consumer and resumes.
+//   WaitReply() (or Post()) again re-kicks the consumer and resumes;
+//   AbandonRead() gives the read up instead. An index-corruption error is
+//   permanent for a ring: the core replaces the device and its ring.
 //
 // Trust: the producer is the core, the consumer is untrusted. Both sides
 // validate the layout when they attach (magic, version, power-of-two
@@ -112,6 +114,12 @@ class ExitRingProducer {
   [[nodiscard]] Status Submit(AccessSpace space, uint64_t addr, uint8_t size,
                               const WaitOptions& options = {});
   [[nodiscard]] Result<uint64_t> WaitReply(const WaitOptions& options = {});
+
+  // Gives up the outstanding read (after WaitReply() failed and the caller
+  // will not resume): the ring accepts new requests again, and the reply, if
+  // the consumer ever writes one, is ignored. The request itself stays in the
+  // ring and is still handled, in order.
+  void AbandonRead() noexcept { pending_read_.reset(); }
 
   [[nodiscard]] bool read_pending() const noexcept { return pending_read_.has_value(); }
   // Signals the kick eventfd regardless of the sleeping flag (e.g. after the

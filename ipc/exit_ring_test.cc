@@ -182,6 +182,25 @@ TEST(ExitRing, WaitReplyCanBeInterruptedAndResumed) {
   EXPECT_FALSE(p.producer.read_pending());
 }
 
+TEST(ExitRing, AbandonedReadFreesTheRingAndItsReplyIsIgnored) {
+  Pair p = MakePair(4);
+  auto r = p.producer.Read(AccessSpace::kPio, 0x10, 1, WaitOptions{.timeout = 5ms});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errnum, ETIMEDOUT);
+  EXPECT_FALSE(p.producer.Post(Write(1, 1)));  // still outstanding
+  p.producer.AbandonRead();
+  ASSERT_TRUE(p.producer.Post(Write(2, 2)));
+  std::vector<ExitRequest> seen;
+  std::thread consumer([&] { Serve(p.consumer, 3, &seen); });
+  auto v = p.producer.Read(AccessSpace::kPio, 0x20, 1);
+  consumer.join();
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(*v, 0x60u);  // the reply to 0x20, not to the abandoned 0x10
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].addr, 0x10u);  // the abandoned read was still handled, in order
+  EXPECT_EQ(seen[1].addr, 2u);
+}
+
 TEST(ExitRing, ConsumerWaitForWorkTimesOutAndIsKickedOnlyWhenAsleep) {
   Pair p = MakePair(4);
   auto w = p.consumer.WaitForWork(WaitOptions{.timeout = 10ms});
