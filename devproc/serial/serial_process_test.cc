@@ -230,6 +230,14 @@ TEST_F(SerialProcessTest, TransmitsReceivesInterruptsAndShutsDown) {
   EXPECT_EQ(health->requests_replayed, 0u);
   EXPECT_GE(health->requests_served, 10u);  // 4 setup + 2 THR + >=1 LSR + 2 RBR + 1 LSR
 
+  // Reset over the control plane: power-on register values.
+  WriteReg(kScr, 0x33);
+  EXPECT_EQ(ReadReg(kScr), 0x33u);
+  auto reset = d.client->Reset();
+  ASSERT_TRUE(reset) << reset.error().message;
+  EXPECT_EQ(ReadReg(kScr), 0u);
+  EXPECT_EQ(ReadReg(kLcr), 0u);
+
   ASSERT_TRUE(d.client->Shutdown());
   auto reason = WaitForExit(d.child.pidfd);
   ASSERT_TRUE(reason);
@@ -266,6 +274,22 @@ TEST_F(SerialProcessTest, RunsJailed) {
     const auto its = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/" + ns);
     EXPECT_NE(mine, its) << ns;
   }
+  // Idle means asleep: no busy polling (utime+stime in clock ticks of 10 ms).
+  auto cpu_ticks = [pid] {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    uint64_t utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stoull(field);
+      if (i == 15) stime = std::stoull(field);
+    }
+    return utime + stime;
+  };
+  const uint64_t before = cpu_ticks();
+  ::usleep(500 * 1000);
+  EXPECT_LE(cpu_ticks() - before, 2u) << "the idle device burns CPU";
   // Empty root: the device's / has nothing in it.
   const auto root = std::filesystem::path("/proc/" + std::to_string(pid) + "/root");
   EXPECT_TRUE(std::filesystem::is_empty(root));
