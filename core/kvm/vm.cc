@@ -9,12 +9,12 @@
 namespace bulkhead::kvm {
 namespace {
 
-// Three pages for the VMX TSS and one for the EPT identity map (Intel needs
-// both for real-mode emulation; AMD ignores them). Inside the 32-bit hole,
-// below the IOAPIC, above the PCI window end.
-constexpr uint64_t kIdentityMapAddr = boot::kIoApicBase - 0x4000;
-constexpr uint64_t kTssAddr = kIdentityMapAddr + 0x1000;
-static_assert(kIdentityMapAddr >= boot::kPciMmio32End - 0x4000);
+// One page for the EPT identity map and three for the VMX TSS (Intel needs
+// both for real-mode emulation; AMD ignores them): reserved in e820, between
+// the end of the 32-bit PCI window and the IOAPIC (core/boot/layout.h).
+constexpr uint64_t kIdentityMapAddr = boot::kKvmIdentityMapAddr;
+constexpr uint64_t kTssAddr = boot::kKvmTssAddr;
+static_assert(kIdentityMapAddr >= boot::kPciMmio32End);
 
 }  // namespace
 

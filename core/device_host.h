@@ -1,0 +1,82 @@
+// DeviceHost: the core's side of one device process. It creates everything
+// the device will work on — the state region, one exit ring per vCPU, the
+// irqfds — spawns the sandboxed process (sandbox/spawn.h), hands it those
+// fds over its control socket (ipc/control.h), puts a RemoteDevice on the
+// bus for each of its ranges, and watches it: the device's log lines are
+// relayed with its name, and its death is decoded (signal, blocked syscall)
+// and reported through `on_exit`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/bus.h"
+#include "core/kvm/vm.h"
+#include "ipc/control.h"
+#include "ipc/event_fd.h"
+#include "ipc/shared_memory.h"
+#include "ipc/unique_fd.h"
+#include "sandbox/exit_reason.h"
+
+namespace bulkhead {
+
+struct DeviceRange {
+  AccessSpace space = AccessSpace::kPio;
+  uint64_t base = 0;
+  uint64_t length = 0;
+  uint8_t region = 0;  // what the device sees in bits 48-55 of the address
+};
+
+struct DeviceSpec {
+  std::string kind;    // "serial": the binary is bulkhead-<kind>, the policy <kind>.policy
+  std::string binary;  // full path of the device executable
+  uint64_t state_size = 4096;
+  std::vector<DeviceRange> ranges;
+  std::vector<uint32_t> edge_irqs;  // GSIs raised through irqfds
+  std::vector<UniqueFd> backend;    // fds only this device gets (console socket, tap, image)
+};
+
+struct DeviceExit {
+  std::string kind;
+  ExitReason reason;
+  std::string blocked_syscall;  // "openat (257)" when seccomp killed it, else empty
+  [[nodiscard]] std::string ToString() const;
+};
+
+class DeviceHost {
+ public:
+  // `stop` is the VM's stop event: vCPUs waiting on this device give up when
+  // it fires. `on_exit` runs on the watcher thread when the process ends.
+  [[nodiscard]] static Result<std::unique_ptr<DeviceHost>> Start(
+      DeviceSpec spec, kvm::Vm& vm, Bus& pio, Bus& mmio, uint32_t num_vcpus, const EventFd& stop,
+      std::function<void(const DeviceExit&)> on_exit);
+  ~DeviceHost();
+
+  // Asks the device to exit and reaps it (SIGKILL after a grace period).
+  void Shutdown();
+  [[nodiscard]] pid_t pid() const { return pid_; }
+
+ private:
+  DeviceHost() = default;
+  void Watch();
+
+  DeviceSpec spec_;
+  MemFd state_;
+  std::vector<ExitRingFds> rings_;
+  std::vector<EventFd> irqfds_;
+  std::unique_ptr<ControlLoop> loop_;
+  std::unique_ptr<DeviceControlClient> control_;
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  UniqueFd log_pipe_;
+  EventFd watcher_stop_;
+  std::thread watcher_;
+  std::function<void(const DeviceExit&)> on_exit_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace bulkhead

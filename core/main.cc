@@ -1,0 +1,108 @@
+// bulkhead: the core process. `bulkhead run` boots a Linux guest with every
+// device model in its own sandboxed process. Exit status: 0 when the guest
+// powers off (or reboots with --on-reboot=exit, or the user quits from the
+// console), 1 on any error, with one line that names it.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/machine.h"
+#include "core/size_parser.h"
+
+namespace {
+
+std::string DefaultDeviceDir() {
+  // Installed side by side (/usr/bin), or in the build tree (core/ and devproc/).
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return ".";
+  const auto dir = self.parent_path();
+  if (std::filesystem::exists(dir / "bulkhead-serial")) return dir.string();
+  return (dir.parent_path() / "devproc").string();
+}
+
+int RunVm(const bulkhead::MachineConfig& config, bool restart_on_reboot) {
+  for (;;) {
+    auto machine = bulkhead::Machine::Create(config);
+    if (!machine) {
+      std::fprintf(stderr, "bulkhead: %s\n", machine.error().message.c_str());
+      return 1;
+    }
+    std::string why;
+    const auto end = (*machine)->Run(&why);
+    machine->reset();
+    switch (end) {
+      case bulkhead::MachineEnd::kPowerOff:
+        spdlog::info("guest powered off");
+        return 0;
+      case bulkhead::MachineEnd::kUserQuit:
+        spdlog::info("stopped from the console");
+        return 0;
+      case bulkhead::MachineEnd::kReboot:
+        if (!restart_on_reboot) {
+          spdlog::info("guest rebooted ({}); exiting as --on-reboot=exit asks", why);
+          return 0;
+        }
+        spdlog::info("guest rebooted ({}); starting it again", why);
+        continue;
+      case bulkhead::MachineEnd::kFatal:
+        std::fprintf(stderr, "bulkhead: %s\n", why.c_str());
+        return 1;
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Bulkhead: a KVM VMM with every device in its own sandboxed process"};
+  app.require_subcommand(1);
+  auto* run = app.add_subcommand("run", "boot a Linux guest");
+  bulkhead::MachineConfig config;
+  std::string memory = "512M", serial = "stdio", log_level = "info", on_reboot = "restart";
+  run->add_option("--kernel", config.kernel_path, "bzImage or PVH vmlinux")->required();
+  run->add_option("--initrd", config.initrd_path, "initramfs");
+  run->add_option("--cmdline", config.cmdline, "kernel command line")->default_val("console=ttyS0");
+  run->add_option("--memory", memory, "guest RAM, e.g. 512M, 2G")->capture_default_str();
+  run->add_option("--cpus", config.cpus, "vCPUs")->capture_default_str();
+  run->add_option("--serial", serial, "stdio | file:PATH | unix:PATH")->capture_default_str();
+  run->add_option("--on-reboot", on_reboot, "restart | exit")
+      ->check(CLI::IsMember({"restart", "exit"}))->capture_default_str();
+  run->add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  run->add_option("--device-dir", config.device_dir, "where the bulkhead-<kind> device binaries are");
+  run->add_option("--kvm", config.kvm_path, "KVM device")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  // Logs go to stderr: stdout may be the guest's console.
+  auto logger = spdlog::stderr_color_mt("bulkhead");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+
+  auto size = bulkhead::ParseSize(memory);
+  if (!size) {
+    std::fprintf(stderr, "bulkhead: --memory: %s\n", size.error().message.c_str());
+    return 1;
+  }
+  config.memory = *size;
+  auto console = bulkhead::ConsoleSpec::Parse(serial);
+  if (!console) {
+    std::fprintf(stderr, "bulkhead: %s\n", console.error().message.c_str());
+    return 1;
+  }
+  config.serial = *console;
+  if (config.device_dir.empty()) config.device_dir = DefaultDeviceDir();
+  return RunVm(config, on_reboot == "restart");
+}

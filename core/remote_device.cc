@@ -1,0 +1,56 @@
+#include "core/remote_device.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+namespace bulkhead {
+namespace {
+thread_local uint32_t current_vcpu = 0;
+}  // namespace
+
+void SetCurrentVcpu(uint32_t index) { current_vcpu = index; }
+uint32_t CurrentVcpu() { return current_vcpu; }
+
+RemoteDevice::RemoteDevice(std::string name, std::vector<ExitRingProducer> rings, AccessSpace space,
+                           uint8_t region, const EventFd* stop)
+    : name_(std::move(name)),
+      rings_(std::move(rings)),
+      space_(space),
+      region_bits_(static_cast<uint64_t>(region) << kRegionShift) {
+  wait_.interrupt = stop;
+}
+
+void RemoteDevice::Read(uint64_t offset, std::span<uint8_t> data) {
+  const uint32_t vcpu = CurrentVcpu();
+  if (vcpu >= rings_.size()) return;
+  auto reply = rings_[vcpu].Read(space_, region_bits_ | offset, static_cast<uint8_t>(data.size()), wait_);
+  if (!reply) {
+    // The VM is stopping, or the ring is corrupt: the read sees all-ones,
+    // and the ring forgets it so the next access is not refused.
+    rings_[vcpu].AbandonRead();
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    std::memset(data.data(), 0xFF, data.size());
+    spdlog::debug("{}: read at {:#x} failed: {}", name_, offset, reply.error().message);
+    return;
+  }
+  const uint64_t v = *reply;
+  std::memcpy(data.data(), &v, std::min(data.size(), sizeof(v)));
+}
+
+void RemoteDevice::Write(uint64_t offset, std::span<const uint8_t> data) {
+  const uint32_t vcpu = CurrentVcpu();
+  if (vcpu >= rings_.size()) return;
+  ExitRequest req;
+  req.space = space_;
+  req.size = static_cast<uint8_t>(data.size());
+  req.is_write = true;
+  req.addr = region_bits_ | offset;
+  std::memcpy(&req.data, data.data(), std::min(data.size(), sizeof(req.data)));
+  if (auto s = rings_[vcpu].Post(req, wait_); !s) {
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug("{}: write at {:#x} failed: {}", name_, offset, s.error().message);
+  }
+}
+
+}  // namespace bulkhead

@@ -1,0 +1,48 @@
+// RemoteDevice: the bus device that stands for a device process. A vCPU's
+// access becomes a request on that vCPU's exit ring: writes are posted,
+// reads wait for the reply. The address sent is the offset within the range
+// plus the region number in bits 48-55, so one device can own several ranges
+// (a PCI function's BARs) without knowing where the guest put them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/bus.h"
+#include "ipc/event_fd.h"
+#include "ipc/exit_ring.h"
+
+namespace bulkhead {
+
+// Which vCPU the calling thread runs (set once by each vCPU thread), so a
+// bus access picks that vCPU's ring: one producer per ring, no locks.
+void SetCurrentVcpu(uint32_t index);
+[[nodiscard]] uint32_t CurrentVcpu();
+
+inline constexpr int kRegionShift = 48;
+
+class RemoteDevice : public BusDevice {
+ public:
+  // `rings[i]` is vCPU i's ring to this device. `stop` (the VM's stop
+  // event) ends a wait for a device that will not answer.
+  RemoteDevice(std::string name, std::vector<ExitRingProducer> rings, AccessSpace space,
+               uint8_t region, const EventFd* stop);
+
+  void Read(uint64_t offset, std::span<uint8_t> data) override;
+  void Write(uint64_t offset, std::span<const uint8_t> data) override;
+
+  [[nodiscard]] uint64_t failed_accesses() const { return failed_.load(std::memory_order_relaxed); }
+
+ private:
+  std::string name_;
+  std::vector<ExitRingProducer> rings_;
+  AccessSpace space_;
+  uint64_t region_bits_;
+  WaitOptions wait_;
+  std::atomic<uint64_t> failed_{0};
+};
+
+}  // namespace bulkhead
