@@ -163,6 +163,15 @@ void Console::RestoreTerminal() {
 void Console::Stop() {
   (void)stop_.Signal();
   if (thread_.joinable()) thread_.join();
+  // What the device wrote last (a guest's final lines before poweroff) is
+  // still in the socket: deliver it before the terminal is restored.
+  if (device_ && out_fd_) {
+    uint8_t buf[4096];
+    ssize_t n;
+    while ((n = ::recv(device_.get(), buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+      if (!WriteAll(out_fd_.get(), buf, static_cast<size_t>(n))) break;
+    }
+  }
   RestoreTerminal();
 }
 

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include <cstring>
 
@@ -63,18 +64,21 @@ uint32_t WithDeliveryMode(uint32_t lvt, uint32_t mode) { return (lvt & ~0x700u) 
 
 }  // namespace
 
+void Vcpu::RunUnmap::operator()(kvm_run* p) const {
+  if (p) ::munmap(p, size);
+}
+
 Result<Vcpu> Vcpu::Create(const KvmSystem& kvm, const Vm& vm, uint32_t index, uint32_t num_vcpus) {
   Vcpu v;
   v.index_ = index;
   v.fd_.reset(::ioctl(vm.fd(), KVM_CREATE_VCPU, index));
   if (!v.fd_) return ErrnoError("KVM_CREATE_VCPU {}", index);
   ::fcntl(v.fd_.get(), F_SETFD, FD_CLOEXEC);
-  auto map = Mapping::Map(v.fd_.get(), kvm.vcpu_mmap_size());
-  if (!map) return tl::unexpected(map.error());
-  v.run_map_ = std::move(*map);
-  // SAFETY: the kvm_run area is at least sizeof(kvm_run) (KVM ABI) and lives
-  // as long as run_map_, which this Vcpu owns.
-  v.run_ = reinterpret_cast<kvm_run*>(v.run_map_.data());
+  void* p = ::mmap(nullptr, kvm.vcpu_mmap_size(), PROT_READ | PROT_WRITE, MAP_SHARED, v.fd_.get(), 0);
+  if (p == MAP_FAILED) return ErrnoError("mmap of vCPU {}'s kvm_run area", index);
+  // SAFETY: KVM maps at least sizeof(kvm_run) bytes (KVM ABI); the mapping
+  // lives as long as run_, which this Vcpu owns.
+  v.run_ = std::unique_ptr<kvm_run, RunUnmap>(static_cast<kvm_run*>(p), RunUnmap{kvm.vcpu_mmap_size()});
   if (auto s = v.SetCpuid(kvm, num_vcpus); !s) return tl::unexpected(s.error());
   if (auto s = v.SetBootMsrs(); !s) return tl::unexpected(s.error());
   if (auto s = v.SetLapicLints(); !s) return tl::unexpected(s.error());

@@ -8,13 +8,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/boot/cpu_state.h"
 #include "core/kvm/kvm_system.h"
 #include "core/kvm/vm.h"
 #include "ipc/result.h"
-#include "ipc/shared_memory.h"
 #include "ipc/unique_fd.h"
 
 namespace bulkhead::kvm {
@@ -44,10 +44,16 @@ class Vcpu {
   [[nodiscard]] Status SetBootMsrs();
   [[nodiscard]] Status SetLapicLints();
 
+  // The kvm_run area is an mmap of the vCPU fd, which has no file size, so
+  // Mapping (which checks the size) does not apply.
+  struct RunUnmap {
+    size_t size;
+    void operator()(kvm_run* p) const;
+  };
+
   uint32_t index_ = 0;
   UniqueFd fd_;
-  Mapping run_map_;
-  kvm_run* run_ = nullptr;
+  std::unique_ptr<kvm_run, RunUnmap> run_{nullptr, RunUnmap{0}};
 };
 
 }  // namespace bulkhead::kvm
