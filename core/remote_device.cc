@@ -7,6 +7,8 @@
 namespace bulkhead {
 namespace {
 thread_local uint32_t current_vcpu = 0;
+// Failures are logged up to this many times per device, then only counted.
+constexpr uint64_t kLoggedFailures = 8;
 }  // namespace
 
 void SetCurrentVcpu(uint32_t index) { current_vcpu = index; }
@@ -29,9 +31,10 @@ void RemoteDevice::Read(uint64_t offset, std::span<uint8_t> data) {
     // The VM is stopping, or the ring is corrupt: the read sees all-ones,
     // and the ring forgets it so the next access is not refused.
     rings_[vcpu].AbandonRead();
-    failed_.fetch_add(1, std::memory_order_relaxed);
     std::memset(data.data(), 0xFF, data.size());
-    spdlog::debug("{}: read at {:#x} failed: {}", name_, offset, reply.error().message);
+    if (failed_.fetch_add(1, std::memory_order_relaxed) < kLoggedFailures) {
+      spdlog::warn("{}: read at {:#x} failed: {}", name_, offset, reply.error().message);
+    }
     return;
   }
   const uint64_t v = *reply;
@@ -48,8 +51,9 @@ void RemoteDevice::Write(uint64_t offset, std::span<const uint8_t> data) {
   req.addr = region_bits_ | offset;
   std::memcpy(&req.data, data.data(), std::min(data.size(), sizeof(req.data)));
   if (auto s = rings_[vcpu].Post(req, wait_); !s) {
-    failed_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::debug("{}: write at {:#x} failed: {}", name_, offset, s.error().message);
+    if (failed_.fetch_add(1, std::memory_order_relaxed) < kLoggedFailures) {
+      spdlog::warn("{}: write at {:#x} failed: {}", name_, offset, s.error().message);
+    }
   }
 }
 

@@ -26,6 +26,7 @@ constexpr uint8_t kParentPrefixChar = '^';
 
 // Resource descriptor tags.
 constexpr uint8_t kIoPortDescriptor = 0x47;  // small item 0x08, length 7
+constexpr uint8_t kIrqDescriptor = 0x22;     // small item 0x04, length 2
 constexpr uint8_t kEndTag = 0x79;            // small item 0x0F, length 1
 constexpr uint8_t kDWordAddressSpace = 0x87;
 constexpr uint8_t kWordAddressSpace = 0x88;
@@ -232,6 +233,12 @@ Bytes IoPort(uint16_t min, uint16_t max, uint8_t alignment, uint8_t length) {
   out.push_back(alignment);
   out.push_back(length);
   return out;
+}
+
+Bytes IrqNoFlags(uint8_t irq) {
+  if (irq > 15) throw std::invalid_argument("IRQNoFlags takes an ISA IRQ (0-15)");
+  const uint16_t mask = static_cast<uint16_t>(1u << irq);
+  return Bytes{kIrqDescriptor, static_cast<uint8_t>(mask), static_cast<uint8_t>(mask >> 8)};
 }
 
 Bytes WordBusNumber(uint16_t min, uint16_t max) {

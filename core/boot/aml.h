@@ -44,6 +44,8 @@ Bytes Scope(std::string_view path, const std::vector<Bytes>& body);
 // ---- Resource descriptors (concatenate, then wrap in ResourceTemplate) ----
 // I/O port descriptor, 16-bit decode.
 Bytes IoPort(uint16_t min, uint16_t max, uint8_t alignment, uint8_t length);
+// IRQNoFlags(){irq}: an ISA interrupt, edge-triggered, active high (irq 0-15).
+Bytes IrqNoFlags(uint8_t irq);
 // Address space descriptors as produced by a bridge (ResourceProducer,
 // MinFixed, MaxFixed, PosDecode), translation 0, length max - min + 1.
 Bytes WordBusNumber(uint16_t min, uint16_t max);

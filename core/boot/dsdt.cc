@@ -39,7 +39,19 @@ aml::Bytes BuildDsdtAml(const MemoryLayout& layout) {
   body.push_back(aml::Name("_CRS", PciHostBridgeCrs(layout)));
   body.push_back(aml::Name("_PRT", PciRoutingTable()));
   const aml::Bytes pci0 = aml::Device("PCI0", body);
-  aml::Bytes out = aml::Scope("\\_SB", {pci0});
+  // The legacy devices, with their interrupts. Hardware-reduced ACPI has no
+  // legacy PIC, so Linux maps an ISA IRQ to its IOAPIC pin only when a
+  // device's _CRS names it: without these the 8250 and RTC drivers cannot
+  // request IRQs 4 and 8.
+  const aml::Bytes com1 = aml::Device(
+      "COM1", {aml::Name("_HID", aml::EisaId("PNP0501")), aml::Name("_UID", aml::Integer(0)),
+               aml::Name("_CRS", aml::ResourceTemplate({aml::IoPort(kSerialPort, kSerialPort, 8, 8),
+                                                        aml::IrqNoFlags(static_cast<uint8_t>(kSerialIrq))}))});
+  const aml::Bytes rtc = aml::Device(
+      "RTC0", {aml::Name("_HID", aml::EisaId("PNP0B00")),
+              aml::Name("_CRS", aml::ResourceTemplate({aml::IoPort(0x70, 0x70, 1, 2),
+                                                       aml::IrqNoFlags(8)}))});
+  aml::Bytes out = aml::Scope("\\_SB", {pci0, com1, rtc});
   // SLP_TYPa, SLP_TYPb, reserved, reserved. Hardware-reduced ACPI uses only
   // SLP_TYPa, written to the FADT's sleep control register.
   const aml::Bytes s5 = aml::Name(
