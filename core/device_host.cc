@@ -36,6 +36,7 @@ Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, kvm::Vm& 
   std::unique_ptr<DeviceHost> h(new DeviceHost());
   h->on_exit_ = std::move(on_exit);
   const std::string kind = spec.kind;
+  h->kind_ = kind;  // before the watcher thread starts: it names the device
 
   // 1. Everything the device works on, created and kept by the core.
   auto state = MemFd::Create("bulkhead-" + kind + "-state", spec.state_size);
@@ -101,6 +102,9 @@ Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, kvm::Vm& 
   }
   att.backend = std::move(spec.backend);
   if (auto s = h->control_->Attach(att); !s) {
+    if (auto dead = h->WaitForDeath(std::chrono::seconds(2))) {
+      return MakeError("{} device died while attaching: {}", kind, dead->ToString());
+    }
     return MakeError("{} device did not attach: {}", kind, s.error().message);
   }
 
@@ -118,14 +122,12 @@ Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, kvm::Vm& 
     Bus& bus = r.space == AccessSpace::kPio ? pio : mmio;
     if (auto s = bus.Insert(r.base, r.length, dev, kind); !s) return tl::unexpected(s.error());
   }
-  spec.backend.clear();
-  h->spec_ = std::move(spec);
   spdlog::info("{} device running as pid {}", kind, h->pid_);
   return h;
 }
 
 void DeviceHost::Watch() {
-  DeviceLog log(spec_.kind.empty() ? "device" : spec_.kind);
+  DeviceLog log(kind_);
   bool log_open = true;
   for (;;) {
     pollfd fds[3] = {{pidfd_.get(), POLLIN, 0}, {watcher_stop_.fd(), POLLIN, 0},
@@ -148,15 +150,26 @@ void DeviceHost::Watch() {
       }
       auto reason = WaitForExit(pidfd_);
       if (!reason) {
-        spdlog::error("{} device: {}", spec_.kind, reason.error().message);
+        spdlog::error("{} device: {}", kind_, reason.error().message);
         return;
       }
-      DeviceExit exit{spec_.kind, *reason, ""};
+      DeviceExit exit{kind_, *reason, ""};
       if (log.blocked_syscall()) exit.blocked_syscall = log.blocked_syscall()->ToString();
+      {
+        std::lock_guard lock(exit_mu_);
+        exit_ = exit;
+      }
+      exit_cv_.notify_all();
       if (!shutting_down_.load()) on_exit_(exit);
       return;
     }
   }
+}
+
+std::optional<DeviceExit> DeviceHost::WaitForDeath(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(exit_mu_);
+  exit_cv_.wait_for(lock, timeout, [this] { return exit_.has_value(); });
+  return exit_;
 }
 
 void DeviceHost::Shutdown() {

@@ -8,7 +8,10 @@
 #pragma once
 
 #include <cstdint>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -63,8 +66,10 @@ class DeviceHost {
  private:
   DeviceHost() = default;
   void Watch();
+  // Why the device is gone, if it ended within `timeout`.
+  [[nodiscard]] std::optional<DeviceExit> WaitForDeath(std::chrono::milliseconds timeout);
 
-  DeviceSpec spec_;
+  std::string kind_;
   MemFd state_;
   std::vector<ExitRingFds> rings_;
   std::vector<EventFd> irqfds_;
@@ -77,6 +82,11 @@ class DeviceHost {
   std::thread watcher_;
   std::function<void(const DeviceExit&)> on_exit_;
   std::atomic<bool> shutting_down_{false};
+  // Set by the watcher when the process has ended (before on_exit_ runs), so
+  // a failed start can say why the device died.
+  std::mutex exit_mu_;
+  std::condition_variable exit_cv_;
+  std::optional<DeviceExit> exit_;
 };
 
 }  // namespace bulkhead

@@ -37,3 +37,11 @@ watch_l2() {
   echo "VMM-EXIT $rc" >> "$logf"
   echo "L2| VMM-EXIT $rc"
 }
+
+# pids_matching TEXT: processes whose command line contains TEXT (busybox
+# here has no pgrep).
+pids_matching() {
+  for p in /proc/[0-9]*; do
+    tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "${p#/proc/}"
+  done
+}
