@@ -102,6 +102,10 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
   });
   auto ok = [](Status s) { return s.has_value(); };
   if (Status s = m->pio_.Insert(boot::kAcpiSleepControlPort, 3, power, "acpi-power"); !ok(s)) return tl::unexpected(s.error());
+  auto i8042 = std::make_shared<I8042ResetDevice>([self](VmEvent) {
+    self->End(MachineEnd::kReboot, "guest rebooted (i8042 reset)");
+  });
+  if (Status s = m->pio_.Insert(0x60, 5, i8042, "i8042-reset"); !ok(s)) return tl::unexpected(s.error());
   if (Status s = m->pio_.Insert(0x70, 2, std::make_shared<CmosRtc>(), "cmos-rtc"); !ok(s)) return tl::unexpected(s.error());
   if (Status s = m->pio_.Insert(0x80, 1, std::make_shared<SinkDevice>(), "post-port"); !ok(s)) return tl::unexpected(s.error());
   if (Status s = m->pio_.Insert(boot::kPciConfigAddressPort, 8, std::make_shared<PciHost>(), "pci-host"); !ok(s)) return tl::unexpected(s.error());

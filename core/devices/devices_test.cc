@@ -31,6 +31,18 @@ TEST(AcpiPower, S5WriteIsPowerOffResetValueIsReboot) {
   EXPECT_EQ(events[1], VmEvent::kReboot);
 }
 
+TEST(I8042Reset, PulseResetCommandReboots) {
+  std::vector<VmEvent> events;
+  I8042ResetDevice dev([&](VmEvent e) { events.push_back(e); });
+  EXPECT_EQ(In(dev, 4) & 0x02, 0);  // input buffer empty: Linux's kb_wait() returns at once
+  Out(dev, 4, 0xAA);                // other commands: ignored
+  Out(dev, 0, 0xFE);                // data port: not a command
+  EXPECT_TRUE(events.empty());
+  Out(dev, 4, 0xFE);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0], VmEvent::kReboot);
+}
+
 TEST(CmosRtc, ReportsTheClockInBinary24HourMode) {
   // 2026-12-01 13:45:07 UTC, a Tuesday.
   CmosRtc rtc([] { return time_t{1796132707}; });

@@ -37,3 +37,26 @@ class SinkDevice : public BusDevice {
 };
 
 }  // namespace bulkhead
+
+namespace bulkhead {
+
+// The reset line of an i8042 keyboard controller (ports 0x60/0x64): the
+// status register reads "input buffer empty", and the pulse-reset command
+// 0xFE written to 0x64 reboots — Linux's fallback when the ACPI reset
+// register does not do it. No keyboard is emulated.
+class I8042ResetDevice : public BusDevice {
+ public:
+  explicit I8042ResetDevice(std::function<void(VmEvent)> request) : request_(std::move(request)) {}
+  // Offset 0 = port 0x60, offset 4 = port 0x64.
+  void Read(uint64_t, std::span<uint8_t> data) override {
+    for (auto& b : data) b = 0;  // no data, input buffer empty
+  }
+  void Write(uint64_t offset, std::span<const uint8_t> data) override {
+    if (offset == 4 && data.size() == 1 && data[0] == 0xFE) request_(VmEvent::kReboot);
+  }
+
+ private:
+  std::function<void(VmEvent)> request_;
+};
+
+}  // namespace bulkhead
