@@ -21,12 +21,28 @@ RemoteDevice::RemoteDevice(std::string name, std::vector<ExitRingProducer> rings
       space_(space),
       region_bits_(static_cast<uint64_t>(region) << kRegionShift) {
   wait_.interrupt = stop;
+  // A bounded wait, retried: a device that is slow (or a wake-up that got
+  // lost) costs a re-kick and a log line, never a vCPU stuck forever.
+  wait_.timeout = kRekickAfter;
+}
+
+bool RemoteDevice::Retry(const Error& e, const char* what, uint64_t offset) {
+  if (e.errnum != ETIMEDOUT) return false;
+  if (slow_.fetch_add(1, std::memory_order_relaxed) < kLoggedFailures) {
+    spdlog::warn("{}: no answer to a {} at {:#x} after {} ms; re-kicking the device", name_, what,
+                 offset, kRekickAfter.count());
+  }
+  return true;
 }
 
 void RemoteDevice::Read(uint64_t offset, std::span<uint8_t> data) {
   const uint32_t vcpu = CurrentVcpu();
   if (vcpu >= rings_.size()) return;
-  auto reply = rings_[vcpu].Read(space_, region_bits_ | offset, static_cast<uint8_t>(data.size()), wait_);
+  auto& ring = rings_[vcpu];
+  auto reply = ring.Read(space_, region_bits_ | offset, static_cast<uint8_t>(data.size()), wait_);
+  while (!reply && ring.read_pending() && Retry(reply.error(), "read", offset)) {
+    reply = ring.WaitReply(wait_);
+  }
   if (!reply) {
     // The VM is stopping, or the ring is corrupt: the read sees all-ones,
     // and the ring forgets it so the next access is not refused.
@@ -50,7 +66,9 @@ void RemoteDevice::Write(uint64_t offset, std::span<const uint8_t> data) {
   req.is_write = true;
   req.addr = region_bits_ | offset;
   std::memcpy(&req.data, data.data(), std::min(data.size(), sizeof(req.data)));
-  if (auto s = rings_[vcpu].Post(req, wait_); !s) {
+  auto posted = rings_[vcpu].Post(req, wait_);
+  while (!posted && Retry(posted.error(), "write", offset)) posted = rings_[vcpu].Post(req, wait_);
+  if (auto s = posted; !s) {
     if (failed_.fetch_add(1, std::memory_order_relaxed) < kLoggedFailures) {
       spdlog::warn("{}: write at {:#x} failed: {}", name_, offset, s.error().message);
     }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -35,14 +36,21 @@ class RemoteDevice : public BusDevice {
   void Write(uint64_t offset, std::span<const uint8_t> data) override;
 
   [[nodiscard]] uint64_t failed_accesses() const { return failed_.load(std::memory_order_relaxed); }
+  // Waits that needed a re-kick (a slow device or a lost wake-up).
+  [[nodiscard]] uint64_t slow_accesses() const { return slow_.load(std::memory_order_relaxed); }
 
  private:
   std::string name_;
   std::vector<ExitRingProducer> rings_;
   AccessSpace space_;
   uint64_t region_bits_;
+  static constexpr std::chrono::milliseconds kRekickAfter{200};
+  // True (after logging) when `e` is a timed-out wait that should be retried.
+  bool Retry(const Error& e, const char* what, uint64_t offset);
+
   WaitOptions wait_;
   std::atomic<uint64_t> failed_{0};
+  std::atomic<uint64_t> slow_{0};
 };
 
 }  // namespace bulkhead
