@@ -100,15 +100,26 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
     self->End(e == VmEvent::kPowerOff ? MachineEnd::kPowerOff : MachineEnd::kReboot,
               e == VmEvent::kPowerOff ? "guest powered off" : "guest rebooted");
   });
-  auto ok = [](Status s) { return s.has_value(); };
-  if (Status s = m->pio_.Insert(boot::kAcpiSleepControlPort, 3, power, "acpi-power"); !ok(s)) return tl::unexpected(s.error());
   auto i8042 = std::make_shared<I8042ResetDevice>([self](VmEvent) {
     self->End(MachineEnd::kReboot, "guest rebooted (i8042 reset)");
   });
-  if (Status s = m->pio_.Insert(0x60, 5, i8042, "i8042-reset"); !ok(s)) return tl::unexpected(s.error());
-  if (Status s = m->pio_.Insert(0x70, 2, std::make_shared<CmosRtc>(), "cmos-rtc"); !ok(s)) return tl::unexpected(s.error());
-  if (Status s = m->pio_.Insert(0x80, 1, std::make_shared<SinkDevice>(), "post-port"); !ok(s)) return tl::unexpected(s.error());
-  if (Status s = m->pio_.Insert(boot::kPciConfigAddressPort, 8, std::make_shared<PciHost>(), "pci-host"); !ok(s)) return tl::unexpected(s.error());
+  struct PioDevice {
+    uint16_t base;
+    uint16_t length;
+    std::shared_ptr<BusDevice> device;
+    const char* name;
+  };
+  const PioDevice platform[] = {
+      {boot::kAcpiSleepControlPort, 3, power, "acpi-power"},
+      // 0x60-0x64; port 0x61 (speaker/PIT gate) never exits: the in-kernel PIT has it.
+      {0x60, 5, i8042, "i8042-reset"},
+      {0x70, 2, std::make_shared<CmosRtc>(), "cmos-rtc"},
+      {0x80, 1, std::make_shared<SinkDevice>(), "post-port"},
+      {boot::kPciConfigAddressPort, 8, std::make_shared<PciHost>(), "pci-host"},
+  };
+  for (const auto& d : platform) {
+    if (auto s = m->pio_.Insert(d.base, d.length, d.device, d.name); !s) return tl::unexpected(s.error());
+  }
 
   for (uint32_t i = 0; i < config.cpus; ++i) {
     auto v = kvm::Vcpu::Create(*m->kvm_, *m->vm_, i, config.cpus);
