@@ -44,6 +44,13 @@ struct DoorbellAttachment {
   EventFd fd;
 };
 
+// Guest-physical [gpa, gpa+size) is bytes [offset, offset+size) of the RAM memfd.
+struct RamRegionAttachment {
+  uint64_t gpa = 0;
+  uint64_t size = 0;
+  uint64_t offset = 0;
+};
+
 struct IrqAttachment {
   uint32_t gsi = 0;
   EventFd trigger;
@@ -61,6 +68,7 @@ struct DeviceAttachment {
   std::vector<IrqAttachment> irqs;
   std::vector<UniqueFd> backend;
   std::optional<MemFd> guest_ram;
+  std::vector<RamRegionAttachment> ram_regions;  // with guest_ram
   std::vector<uint8_t> config;
 
   // Number of fds the attachment carries (must be <= kMaxFdsPerMessage).

@@ -85,6 +85,12 @@ void FillAttachment(const DeviceAttachment& a, schema::Attachment::Builder b) {
   auto backend = b.initBackend(static_cast<unsigned>(a.backend.size()));
   for (unsigned i = 0; i < a.backend.size(); ++i) backend.set(i, OfferFd(a.backend[i].get()));
   b.setConfig(kj::arrayPtr(a.config.data(), a.config.size()));
+  auto regions = b.initRamRegions(static_cast<unsigned>(a.ram_regions.size()));
+  for (unsigned i = 0; i < a.ram_regions.size(); ++i) {
+    regions[i].setGpa(a.ram_regions[i].gpa);
+    regions[i].setSize(a.ram_regions[i].size);
+    regions[i].setOffset(a.ram_regions[i].offset);
+  }
 }
 
 }  // namespace

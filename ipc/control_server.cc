@@ -83,6 +83,10 @@ class DeviceControlImpl final : public schema::DeviceControl::Server {
           for (size_t i = 0; i < a.getBackend().size(); ++i) out.backend.push_back(take());
           auto config = a.getConfig();
           out.config.assign(config.begin(), config.end());
+          if (a.getRamRegions().size() > 16) ThrowError(Error{"attach: too many RAM regions"});
+          for (auto r : a.getRamRegions()) {
+            out.ram_regions.push_back({r.getGpa(), r.getSize(), r.getOffset()});
+          }
           // Done with the message: its capabilities (and their fds) go now.
           context.releaseParams();
           if (auto st = handler_.Attach(std::move(out)); !st) ThrowError(st.error());

@@ -39,6 +39,13 @@ struct Irq {
   resample @2 :Fd;
 }
 
+struct RamRegion {
+  # Guest-physical [gpa, gpa+size) is bytes [offset, offset+size) of guestRam.
+  gpa @0 :UInt64;
+  size @1 :UInt64;
+  offset @2 :UInt64;
+}
+
 struct Attachment {
   kind @0 :Text;            # "serial", "virtio-net", "ahci": must match the binary
   stateRegion @1 :Fd;       # sealed memfd with the device's architectural state
@@ -48,6 +55,7 @@ struct Attachment {
   backend @5 :List(Fd);     # tap, disk image, ... opened by the core
   guestRam @6 :Fd;          # sealed memfd; only for devices that do DMA
   config @7 :Data;          # kind-specific configuration, parsed by the device
+  ramRegions @8 :List(RamRegion);  # how guestRam maps to guest-physical addresses
 }
 
 struct Health {
