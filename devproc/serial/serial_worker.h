@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "devproc/common/device_process.h"
 #include "devproc/serial/serial_state_region.h"
 #include "ipc/control.h"
 #include "ipc/event_fd.h"
@@ -57,29 +58,33 @@ struct SerialWorkerStats {
   uint64_t malformed = 0;  // rejected by the ring, wrong space/size/address
 };
 
-class SerialWorker {
+class SerialWorker final : public DeviceWorker {
  public:
   // Validates and maps everything in `attachment` (kind "serial", a state
   // region of at least sizeof(SerialStateRegion) sealed against resizing,
   // >= 1 ring, exactly one irq, exactly one backend that is a socket) and
   // starts the (still waiting) thread.
   [[nodiscard]] static Result<std::unique_ptr<SerialWorker>> Create(DeviceAttachment attachment);
-  ~SerialWorker();  // stops and joins the thread
+  ~SerialWorker() override;  // stops and joins the thread
   SerialWorker(const SerialWorker&) = delete;
   SerialWorker& operator=(const SerialWorker&) = delete;
 
   // Every fd the worker holds (for the jail's keep-list).
-  [[nodiscard]] std::vector<int> fds() const;
+  [[nodiscard]] std::vector<int> fds() const override;
 
   // Lets the thread serve. Call once, after EnterJail.
-  void Start();
+  void Start() override;
   // Ends the loop and joins the thread (idempotent).
-  void Stop();
+  void Stop() override;
 
   [[nodiscard]] SerialWorkerStats stats() const;
+  [[nodiscard]] DeviceHealth Health() const override {
+    const SerialWorkerStats s = stats();
+    return {s.served, s.replayed, s.malformed};
+  }
   // Puts the UART in its power-on state (done by the worker thread; waits
   // up to a second for it).
-  [[nodiscard]] Status Reset();
+  [[nodiscard]] Status Reset() override;
 
  private:
   SerialWorker() = default;
