@@ -35,6 +35,7 @@ Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, kvm::Vm& 
                                                       std::function<void(const DeviceExit&)> on_exit) {
   std::unique_ptr<DeviceHost> h(new DeviceHost());
   h->on_exit_ = std::move(on_exit);
+  h->stop_ = &stop;
   const std::string kind = spec.kind;
   h->kind_ = kind;  // before the watcher thread starts: it names the device
 
@@ -100,7 +101,12 @@ Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, kvm::Vm& 
     if (!d) return tl::unexpected(d.error());
     att.irqs.push_back({spec.edge_irqs[i], std::move(*d), std::nullopt});
   }
+  for (auto& irq : spec.irqs) att.irqs.push_back(std::move(irq));
+  att.doorbells = std::move(spec.doorbells);
   att.backend = std::move(spec.backend);
+  att.guest_ram = std::move(spec.guest_ram);
+  att.ram_regions = std::move(spec.ram_regions);
+  att.config = std::move(spec.config);
   if (auto s = h->control_->Attach(att); !s) {
     if (auto dead = h->WaitForDeath(std::chrono::seconds(2))) {
       return MakeError("{} device died while attaching: {}", kind, dead->ToString());
@@ -108,22 +114,28 @@ Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, kvm::Vm& 
     return MakeError("{} device did not attach: {}", kind, s.error().message);
   }
 
-  // 4. The guest can reach it now.
+  // 4. The guest can reach it now: one producer per vCPU, shared by all
+  // of the device's ranges.
+  h->producers_ = std::make_shared<ExitRingProducers>();
+  for (const auto& ring : h->rings_) {
+    auto d = ring.Dup();
+    if (!d) return tl::unexpected(d.error());
+    auto p = ExitRingProducer::Attach(std::move(*d));
+    if (!p) return tl::unexpected(p.error());
+    h->producers_->push_back(std::move(*p));
+  }
   for (const auto& r : spec.ranges) {
-    std::vector<ExitRingProducer> producers;
-    for (const auto& ring : h->rings_) {
-      auto d = ring.Dup();
-      if (!d) return tl::unexpected(d.error());
-      auto p = ExitRingProducer::Attach(std::move(*d));
-      if (!p) return tl::unexpected(p.error());
-      producers.push_back(std::move(*p));
-    }
-    auto dev = std::make_shared<RemoteDevice>(kind, std::move(producers), r.space, r.region, &stop);
     Bus& bus = r.space == AccessSpace::kPio ? pio : mmio;
-    if (auto s = bus.Insert(r.base, r.length, dev, kind); !s) return tl::unexpected(s.error());
+    if (auto s = bus.Insert(r.base, r.length, h->Region(r.space, r.region), kind); !s) {
+      return tl::unexpected(s.error());
+    }
   }
   spdlog::info("{} device running as pid {}", kind, h->pid_);
   return h;
+}
+
+std::shared_ptr<BusDevice> DeviceHost::Region(AccessSpace space, uint8_t region) {
+  return std::make_shared<RemoteDevice>(kind_, producers_, space, region, stop_);
 }
 
 void DeviceHost::Watch() {

@@ -19,6 +19,7 @@
 
 #include "core/bus.h"
 #include "core/kvm/vm.h"
+#include "core/remote_device.h"
 #include "ipc/control.h"
 #include "ipc/event_fd.h"
 #include "ipc/shared_memory.h"
@@ -38,9 +39,23 @@ struct DeviceSpec {
   std::string kind;    // "serial": the binary is bulkhead-<kind>, the policy <kind>.policy
   std::string binary;  // full path of the device executable
   uint64_t state_size = 4096;
+  // Fixed ranges put on the bus once the device is attached. A PCI function
+  // instead places Region()s where the guest programs its BARs.
   std::vector<DeviceRange> ranges;
-  std::vector<uint32_t> edge_irqs;  // GSIs raised through irqfds
+  // Edge GSIs whose irqfds DeviceHost creates and registers itself (fixed
+  // ISA lines such as the serial port's IRQ 4)...
+  std::vector<uint32_t> edge_irqs;
+  // ...and interrupt / doorbell eventfds whose KVM registration the caller
+  // manages (a PCI function routes MSI-X vectors and registers notify
+  // addresses as the guest programs them). These are copies; the caller
+  // keeps the originals. Sent after the edge_irqs' entries.
+  std::vector<IrqAttachment> irqs;
+  std::vector<DoorbellAttachment> doorbells;
   std::vector<UniqueFd> backend;    // fds only this device gets (console socket, tap, image)
+  // Guest RAM, for devices that do DMA (a copy of the RAM memfd).
+  std::optional<MemFd> guest_ram;
+  std::vector<RamRegionAttachment> ram_regions;
+  std::vector<uint8_t> config;      // kind-specific (ipc/device_abi/)
 };
 
 struct DeviceExit {
@@ -59,6 +74,10 @@ class DeviceHost {
       std::function<void(const DeviceExit&)> on_exit);
   ~DeviceHost();
 
+  // The bus device that forwards accesses to the device's `region` (for a
+  // PCI function: the BAR index). Every region shares the device's rings.
+  [[nodiscard]] std::shared_ptr<BusDevice> Region(AccessSpace space, uint8_t region);
+
   // Asks the device to exit and reaps it (SIGKILL after a grace period).
   void Shutdown();
   [[nodiscard]] pid_t pid() const { return pid_; }
@@ -72,6 +91,8 @@ class DeviceHost {
   std::string kind_;
   MemFd state_;
   std::vector<ExitRingFds> rings_;
+  std::shared_ptr<ExitRingProducers> producers_;
+  const EventFd* stop_ = nullptr;
   std::vector<EventFd> irqfds_;
   std::unique_ptr<ControlLoop> loop_;
   std::unique_ptr<DeviceControlClient> control_;

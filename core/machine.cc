@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/backends/tap.h"
 #include "core/boot/linux_loader.h"
 #include "core/devices/cmos_rtc.h"
 #include "core/exit_handler.h"
@@ -68,9 +69,30 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
     if (!data) return tl::unexpected(data.error());
     initrd = std::move(*data);
   }
-  for (const char* kind : {"serial"}) {
+  std::vector<const char*> kinds = {"serial"};
+  if (config.net) kinds.push_back("net");
+  if (config.disk || config.cdrom) kinds.push_back("ahci");
+  for (const char* kind : kinds) {
     const std::string bin = config.device_dir + "/bulkhead-" + kind;
     if (::access(bin.c_str(), X_OK) != 0) return ErrnoError("device binary {}", bin);
+  }
+  // Backends the user named: opened now, so a bad path fails before the VM exists.
+  std::optional<DiskImage> disk, cdrom;
+  if (config.disk) {
+    auto d = OpenDiskImage(*config.disk, false);
+    if (!d) return tl::unexpected(d.error());
+    disk = std::move(*d);
+  }
+  if (config.cdrom) {
+    auto d = OpenDiskImage(*config.cdrom, true);
+    if (!d) return tl::unexpected(d.error());
+    cdrom = std::move(*d);
+  }
+  UniqueFd tap;
+  if (config.net) {
+    auto t = OpenTap(config.net->tap);
+    if (!t) return tl::unexpected(t.error());
+    tap = std::move(*t);
   }
 
   // Guest RAM and the boot image before KVM: a corrupt kernel is a user
@@ -93,6 +115,9 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
   if (!vm) return tl::unexpected(vm.error());
   m->vm_ = std::make_unique<kvm::Vm>(std::move(*vm));
   if (auto s = m->ram_->Register(*m->vm_); !s) return tl::unexpected(s.error());
+  m->msi_routes_ = std::make_unique<kvm::MsiRoutes>(*m->vm_);
+  m->pci_platform_ = std::make_unique<KvmPciPlatform>(*m->vm_, *m->msi_routes_, m->pio_, m->mmio_);
+  m->pci_host_ = std::make_shared<PciHost>();
 
   // Platform devices that live in the core.
   Machine* self = m.get();
@@ -115,7 +140,7 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
       {0x60, 5, i8042, "i8042-reset"},
       {0x70, 2, std::make_shared<CmosRtc>(), "cmos-rtc"},
       {0x80, 1, std::make_shared<SinkDevice>(), "post-port"},
-      {boot::kPciConfigAddressPort, 8, std::make_shared<PciHost>(), "pci-host"},
+      {boot::kPciConfigAddressPort, 8, m->pci_host_, "pci-host"},
   };
   for (const auto& d : platform) {
     if (auto s = m->pio_.Insert(d.base, d.length, d.device, d.name); !s) return tl::unexpected(s.error());
@@ -149,6 +174,17 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
                                 });
   if (!host) return tl::unexpected(host.error());
   m->devices_.push_back(std::move(*host));
+
+  // PCI devices, each a function on bus 0 served by its own process.
+  BarAllocator bars(boot::kPciMmio32Start, boot::kPciMmio32End);
+  if (config.net) {
+    if (auto s = m->StartNet(std::move(tap), bars); !s) return tl::unexpected(s.error());
+  }
+  if (disk || cdrom) {
+    if (auto s = m->StartAhci(std::move(disk), std::move(cdrom), bars); !s) {
+      return tl::unexpected(s.error());
+    }
+  }
   return m;
 }
 

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/backends/device_options.h"
+#include "core/backends/disk_image.h"
 #include "core/boot/layout.h"
 #include "core/bus.h"
 #include "core/console.h"
@@ -19,8 +21,13 @@
 #include "core/devices/power.h"
 #include "core/guest_ram.h"
 #include "core/kvm/kvm_system.h"
+#include "core/kvm/msi_routes.h"
 #include "core/kvm/vcpu.h"
 #include "core/kvm/vm.h"
+#include "core/pci/device_function.h"
+#include "core/pci/function_specs.h"
+#include "core/pci/host_bridge.h"
+#include "core/pci/pci_platform.h"
 #include "ipc/event_fd.h"
 
 namespace bulkhead {
@@ -34,6 +41,9 @@ struct MachineConfig {
   ConsoleSpec serial;
   std::string device_dir;  // where bulkhead-<kind> binaries are
   std::string kvm_path = "/dev/kvm";
+  std::optional<NetOptions> net;     // virtio-net on a tap
+  std::optional<DiskOptions> disk;   // AHCI port 0
+  std::optional<DiskOptions> cdrom;  // AHCI port 1 (ATAPI)
 };
 
 enum class MachineEnd { kPowerOff, kReboot, kUserQuit, kFatal };
@@ -48,6 +58,12 @@ class Machine {
 
  private:
   Machine() = default;
+  // Starts the device process behind a PCI function and plugs the function
+  // into 00:slot.0 (machine_devices.cc).
+  [[nodiscard]] Status StartPciDevice(uint8_t slot, DeviceFunctionSpec function, DeviceSpec device);
+  [[nodiscard]] Status StartNet(UniqueFd tap, BarAllocator& bars);
+  [[nodiscard]] Status StartAhci(std::optional<DiskImage> disk, std::optional<DiskImage> cdrom,
+                                 BarAllocator& bars);
   void VcpuThread(size_t index);
   void End(MachineEnd end, std::string why);
   void StopVcpus();
@@ -56,8 +72,11 @@ class Machine {
   std::unique_ptr<kvm::KvmSystem> kvm_;
   std::unique_ptr<kvm::Vm> vm_;
   std::unique_ptr<GuestRam> ram_;
+  std::unique_ptr<kvm::MsiRoutes> msi_routes_;
   Bus pio_{"pio"};
   Bus mmio_{"mmio"};
+  std::unique_ptr<KvmPciPlatform> pci_platform_;
+  std::shared_ptr<PciHost> pci_host_;
   std::vector<std::unique_ptr<kvm::Vcpu>> vcpus_;
   std::vector<std::thread> threads_;
   EventFd stop_;

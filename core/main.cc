@@ -27,6 +27,11 @@ std::string DefaultDeviceDir() {
   return (dir.parent_path() / "devproc").string();
 }
 
+int Fail(const bulkhead::Error& e) {
+  std::fprintf(stderr, "bulkhead: %s\n", e.message.c_str());
+  return 1;
+}
+
 int RunVm(const bulkhead::MachineConfig& config, bool restart_on_reboot) {
   for (;;) {
     auto machine = bulkhead::Machine::Create(config);
@@ -79,6 +84,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--device-dir", config.device_dir, "where the bulkhead-<kind> device binaries are");
   run->add_option("--kvm", config.kvm_path, "KVM device")->capture_default_str();
+  std::string net, disk, cdrom;
+  run->add_option("--net", net, "virtio-net on a tap: tap=NAME[,mac=MAC]");
+  run->add_option("--disk", disk, "AHCI disk: path=FILE[,readonly]");
+  run->add_option("--cdrom", cdrom, "AHCI ATAPI CD-ROM: path=ISO");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -103,6 +112,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   config.serial = *console;
+  if (!net.empty()) {
+    auto n = bulkhead::ParseNetOptions(net);
+    if (!n) return Fail(n.error());
+    config.net = *n;
+  }
+  if (!disk.empty()) {
+    auto d = bulkhead::ParseDiskOptions(disk, false);
+    if (!d) return Fail(d.error());
+    config.disk = *d;
+  }
+  if (!cdrom.empty()) {
+    auto d = bulkhead::ParseDiskOptions(cdrom, true);
+    if (!d) return Fail(d.error());
+    config.cdrom = *d;
+  }
   if (config.device_dir.empty()) config.device_dir = DefaultDeviceDir();
   return RunVm(config, on_reboot == "restart");
 }

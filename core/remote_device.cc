@@ -14,7 +14,7 @@ constexpr uint64_t kLoggedFailures = 8;
 void SetCurrentVcpu(uint32_t index) { current_vcpu = index; }
 uint32_t CurrentVcpu() { return current_vcpu; }
 
-RemoteDevice::RemoteDevice(std::string name, std::vector<ExitRingProducer> rings, AccessSpace space,
+RemoteDevice::RemoteDevice(std::string name, std::shared_ptr<ExitRingProducers> rings, AccessSpace space,
                            uint8_t region, const EventFd* stop)
     : name_(std::move(name)),
       rings_(std::move(rings)),
@@ -37,8 +37,8 @@ bool RemoteDevice::Retry(const Error& e, const char* what, uint64_t offset) {
 
 void RemoteDevice::Read(uint64_t offset, std::span<uint8_t> data) {
   const uint32_t vcpu = CurrentVcpu();
-  if (vcpu >= rings_.size()) return;
-  auto& ring = rings_[vcpu];
+  if (vcpu >= rings_->size()) return;
+  auto& ring = (*rings_)[vcpu];
   auto reply = ring.Read(space_, region_bits_ | offset, static_cast<uint8_t>(data.size()), wait_);
   while (!reply && ring.read_pending() && Retry(reply.error(), "read", offset)) {
     reply = ring.WaitReply(wait_);
@@ -46,7 +46,7 @@ void RemoteDevice::Read(uint64_t offset, std::span<uint8_t> data) {
   if (!reply) {
     // The VM is stopping, or the ring is corrupt: the read sees all-ones,
     // and the ring forgets it so the next access is not refused.
-    rings_[vcpu].AbandonRead();
+    ring.AbandonRead();
     std::memset(data.data(), 0xFF, data.size());
     if (failed_.fetch_add(1, std::memory_order_relaxed) < kLoggedFailures) {
       spdlog::warn("{}: read at {:#x} failed: {}", name_, offset, reply.error().message);
@@ -59,15 +59,16 @@ void RemoteDevice::Read(uint64_t offset, std::span<uint8_t> data) {
 
 void RemoteDevice::Write(uint64_t offset, std::span<const uint8_t> data) {
   const uint32_t vcpu = CurrentVcpu();
-  if (vcpu >= rings_.size()) return;
+  if (vcpu >= rings_->size()) return;
+  auto& ring = (*rings_)[vcpu];
   ExitRequest req;
   req.space = space_;
   req.size = static_cast<uint8_t>(data.size());
   req.is_write = true;
   req.addr = region_bits_ | offset;
   std::memcpy(&req.data, data.data(), std::min(data.size(), sizeof(req.data)));
-  auto posted = rings_[vcpu].Post(req, wait_);
-  while (!posted && Retry(posted.error(), "write", offset)) posted = rings_[vcpu].Post(req, wait_);
+  auto posted = ring.Post(req, wait_);
+  while (!posted && Retry(posted.error(), "write", offset)) posted = ring.Post(req, wait_);
   if (auto s = posted; !s) {
     if (failed_.fetch_add(1, std::memory_order_relaxed) < kLoggedFailures) {
       spdlog::warn("{}: write at {:#x} failed: {}", name_, offset, s.error().message);

@@ -25,11 +25,17 @@ void SetCurrentVcpu(uint32_t index);
 
 inline constexpr int kRegionShift = 48;
 
+// One device's exit rings as the core holds them: producer i belongs to
+// vCPU i. Shared by every RemoteDevice of that device (a PCI function has
+// one per BAR), so all of a vCPU's accesses to the device go down one ring
+// in program order.
+using ExitRingProducers = std::vector<ExitRingProducer>;
+
 class RemoteDevice : public BusDevice {
  public:
-  // `rings[i]` is vCPU i's ring to this device. `stop` (the VM's stop
+  // `(*rings)[i]` is vCPU i's ring to this device. `stop` (the VM's stop
   // event) ends a wait for a device that will not answer.
-  RemoteDevice(std::string name, std::vector<ExitRingProducer> rings, AccessSpace space,
+  RemoteDevice(std::string name, std::shared_ptr<ExitRingProducers> rings, AccessSpace space,
                uint8_t region, const EventFd* stop);
 
   void Read(uint64_t offset, std::span<uint8_t> data) override;
@@ -41,7 +47,7 @@ class RemoteDevice : public BusDevice {
 
  private:
   std::string name_;
-  std::vector<ExitRingProducer> rings_;
+  std::shared_ptr<ExitRingProducers> rings_;
   AccessSpace space_;
   uint64_t region_bits_;
   static constexpr std::chrono::milliseconds kRekickAfter{200};

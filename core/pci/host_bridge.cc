@@ -10,18 +10,18 @@ constexpr uint32_t kEnable = 1u << 31;
 PciHost::PciHost() {
   // Red Hat's generic PCIe host bridge IDs: no chipset quirks in the guest.
   PciIds ids{.vendor = 0x1B36, .device = 0x0008, .class_code = 0x060000};
-  functions_[0] = std::make_shared<PciConfigSpace>(ids, std::span<const PciBar>{});
+  functions_[0] = std::make_shared<StaticPciFunction>(ids, std::span<const PciBar>{});
 }
 
-Status PciHost::AddFunction(uint8_t slot, std::shared_ptr<PciConfigSpace> config) {
+Status PciHost::AddFunction(uint8_t slot, std::shared_ptr<PciFunction> function) {
   std::lock_guard lock(mu_);
   if (slot >= 32) return MakeError("PCI slot {} does not exist (0-31)", slot);
   if (functions_.count(slot)) return MakeError("PCI slot {} is taken", slot);
-  functions_[slot] = std::move(config);
+  functions_[slot] = std::move(function);
   return {};
 }
 
-std::pair<PciConfigSpace*, uint32_t> PciHost::Selected(uint32_t data_offset) const {
+std::pair<PciFunction*, uint32_t> PciHost::Selected(uint32_t data_offset) const {
   if (!(address_ & kEnable)) return {};
   const uint32_t bus = (address_ >> 16) & 0xFF;
   const uint32_t slot = (address_ >> 11) & 0x1F;
@@ -39,7 +39,7 @@ void PciHost::Read(uint64_t offset, std::span<uint8_t> data) {
     v = address_;
   } else if (offset >= 4) {
     auto [fn, reg] = Selected(static_cast<uint32_t>(offset - 4));
-    if (fn) v = fn->Read(reg, static_cast<uint32_t>(data.size()));
+    if (fn) v = fn->ConfigRead(reg, static_cast<uint32_t>(data.size()));
   }
   std::memcpy(data.data(), &v, std::min<size_t>(data.size(), 4));
 }
@@ -53,7 +53,7 @@ void PciHost::Write(uint64_t offset, std::span<const uint8_t> data) {
     return;
   }
   auto [fn, reg] = Selected(static_cast<uint32_t>(offset - 4));
-  if (fn) (void)fn->Write(reg, static_cast<uint32_t>(data.size()), v);
+  if (fn) fn->ConfigWrite(reg, static_cast<uint32_t>(data.size()), v);
 }
 
 }  // namespace bulkhead

@@ -10,7 +10,7 @@
 #include <mutex>
 
 #include "core/bus.h"
-#include "core/pci/config_space.h"
+#include "core/pci/pci_function.h"
 #include "ipc/result.h"
 
 namespace bulkhead {
@@ -20,7 +20,7 @@ class PciHost : public BusDevice {
   PciHost();
 
   // Adds a function at 00:slot.0. Slot 0 is the host bridge.
-  [[nodiscard]] Status AddFunction(uint8_t slot, std::shared_ptr<PciConfigSpace> config);
+  [[nodiscard]] Status AddFunction(uint8_t slot, std::shared_ptr<PciFunction> function);
 
   // The bus device for 0xCF8..0xCFF (offset 0 = 0xCF8).
   void Read(uint64_t offset, std::span<uint8_t> data) override;
@@ -29,11 +29,11 @@ class PciHost : public BusDevice {
  private:
   // The function the address latch selects, and the register offset; null
   // when the latch is disabled, names another bus, or an empty slot.
-  [[nodiscard]] std::pair<PciConfigSpace*, uint32_t> Selected(uint32_t data_offset) const;
+  [[nodiscard]] std::pair<PciFunction*, uint32_t> Selected(uint32_t data_offset) const;
 
   std::mutex mu_;  // the latch is one register shared by all vCPUs
   uint32_t address_ = 0;
-  std::map<uint8_t, std::shared_ptr<PciConfigSpace>> functions_;
+  std::map<uint8_t, std::shared_ptr<PciFunction>> functions_;
 };
 
 }  // namespace bulkhead

@@ -4,6 +4,7 @@
 
 #include "core/pci/config_space.h"
 #include "core/pci/host_bridge.h"
+#include "core/pci/pci_function.h"
 
 namespace bulkhead {
 namespace {
@@ -32,14 +33,14 @@ TEST(PciHost, HostBridgeAtSlotZeroEmptySlotsReadAllOnes) {
 TEST(PciHost, ConfigWritesReachTheSelectedFunction) {
   PciHost h;
   PciBar bars[1] = {{.size = 0x1000}};
-  auto fn = std::make_shared<PciConfigSpace>(PciIds{.vendor = 0x1AF4, .device = 0x1041}, bars);
+  auto fn = std::make_shared<StaticPciFunction>(PciIds{.vendor = 0x1AF4, .device = 0x1041}, bars);
   ASSERT_TRUE(h.AddFunction(2, fn));
   EXPECT_FALSE(h.AddFunction(2, fn));
   EXPECT_FALSE(h.AddFunction(32, fn));
   ConfWrite(h, 2, 0x10, 0xC000'1000);
-  EXPECT_EQ(fn->BarAddress(0), 0xC000'1000u);
+  EXPECT_EQ(fn->config().BarAddress(0), 0xC000'1000u);
   ConfWrite(h, 2, 0x04, 0x2, 2);
-  EXPECT_TRUE(fn->memory_enabled());
+  EXPECT_TRUE(fn->config().memory_enabled());
   EXPECT_EQ(ConfRead(h, 2, 0x04, 2), 0x2u);
 }
 

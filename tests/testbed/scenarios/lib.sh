@@ -45,3 +45,45 @@ pids_matching() {
     tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "${p#/proc/}"
   done
 }
+
+# respond_to_l2 LOG HANDLER: answers the L2 side's ask_l1 requests
+# (tests/guest/scenarios/l2lib.sh) until LOG records the VMM's exit. For
+# each "L2-ASK ACTION PORT" line it runs `HANDLER ACTION`, then connects to
+# the guest's PORT to say it is done. Run it in the background.
+respond_to_l2() {
+  r_log="$1"; r_handler="$2"; r_done=0
+  while ! grep -q '^VMM-EXIT' "$r_log" 2>/dev/null; do
+    r_n=$(grep -c '^L2-ASK ' "$r_log" 2>/dev/null)
+    while [ "$r_done" -lt "${r_n:-0}" ]; do
+      r_done=$((r_done + 1))
+      r_line=$(grep '^L2-ASK ' "$r_log" | sed -n "${r_done}p")
+      r_action=$(echo "$r_line" | cut -d' ' -f2)
+      r_port=$(echo "$r_line" | cut -d' ' -f3)
+      "$r_handler" "$r_action"
+      # The guest may not be listening yet: retry for a few seconds.
+      for r_try in 1 2 3 4 5 6 7 8 9 10; do
+        nc -w 2 "${L2_ADDR:-10.0.2.2}" "$r_port" < /dev/null 2>/dev/null && break
+        sleep 0.5
+      done
+    done
+    sleep 0.2
+  done
+}
+
+# wait_for_path PATH SECONDS: polls until PATH exists; false on timeout.
+wait_for_path() {
+  w_end=$(( $(now_cs) + $2 * 100 ))
+  while [ ! -e "$1" ]; do
+    [ "$(now_cs)" -lt "$w_end" ] || return 1
+    sleep 0.1
+  done
+}
+
+# l1_arg NAME [DEFAULT]: bulkhead.NAME= from L1's kernel command line
+# (tests/testbed/run --append bulkhead.NAME=VALUE), or DEFAULT.
+l1_arg() {
+  for a in $(cat /proc/cmdline); do
+    case "$a" in "bulkhead.$1="*) echo "${a#bulkhead.$1=}"; return ;; esac
+  done
+  echo "$2"
+}
