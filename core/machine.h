@@ -46,6 +46,11 @@ struct MachineConfig {
   std::optional<DiskOptions> cdrom;  // AHCI port 1 (ATAPI)
 };
 
+// The executable of device kind `kind` under `device_dir`: bulkhead-<kind>
+// side by side (installed), or in <kind>/ below it (the build tree's
+// devproc/net/bulkhead-net).
+[[nodiscard]] std::string DeviceBinary(const std::string& device_dir, const std::string& kind);
+
 enum class MachineEnd { kPowerOff, kReboot, kUserQuit, kFatal };
 
 class Machine {
