@@ -55,6 +55,12 @@ Result<std::vector<uint8_t>> ReadFile(const std::string& path, const char* what)
 
 }  // namespace
 
+std::string DeviceBinary(const std::string& device_dir, const std::string& kind) {
+  const std::string flat = device_dir + "/bulkhead-" + kind;
+  const std::string nested = device_dir + "/" + kind + "/bulkhead-" + kind;
+  return ::access(flat.c_str(), F_OK) != 0 && ::access(nested.c_str(), F_OK) == 0 ? nested : flat;
+}
+
 Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
   std::unique_ptr<Machine> m(new Machine());
   m->config_ = config;
@@ -73,7 +79,7 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
   if (config.net) kinds.push_back("net");
   if (config.disk || config.cdrom) kinds.push_back("ahci");
   for (const char* kind : kinds) {
-    const std::string bin = config.device_dir + "/bulkhead-" + kind;
+    const std::string bin = DeviceBinary(config.device_dir, kind);
     if (::access(bin.c_str(), X_OK) != 0) return ErrnoError("device binary {}", bin);
   }
   // Backends the user named: opened now, so a bad path fails before the VM exists.
@@ -164,11 +170,15 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
   m->console_ = std::move(*console);
   DeviceSpec serial;
   serial.kind = "serial";
-  serial.binary = config.device_dir + "/bulkhead-serial";
+  serial.binary = DeviceBinary(config.device_dir, "serial");
   serial.ranges = {{AccessSpace::kPio, boot::kSerialPort, 8, 0}};
   serial.edge_irqs = {boot::kSerialIrq};
   serial.backend.push_back(std::move(serial_backend));
-  auto host = DeviceHost::Start(std::move(serial), *m->vm_, m->pio_, m->mmio_, config.cpus, m->stop_,
+  auto loop = ControlLoop::Create();
+  if (!loop) return tl::unexpected(loop.error());
+  m->control_loop_ = std::move(*loop);
+  m->device_env_ = {m->vm_.get(), &m->pio_, &m->mmio_, config.cpus, &m->stop_, m->control_loop_.get()};
+  auto host = DeviceHost::Start(std::move(serial), m->device_env_,
                                 [self](const DeviceExit& e) {
                                   self->End(MachineEnd::kFatal, e.ToString());
                                 });

@@ -46,6 +46,11 @@ struct MachineConfig {
   std::optional<DiskOptions> cdrom;  // AHCI port 1 (ATAPI)
 };
 
+// The executable of device kind `kind` under `device_dir`: bulkhead-<kind>
+// side by side (installed), or in <kind>/ below it (the build tree's
+// devproc/net/bulkhead-net).
+[[nodiscard]] std::string DeviceBinary(const std::string& device_dir, const std::string& kind);
+
 enum class MachineEnd { kPowerOff, kReboot, kUserQuit, kFatal };
 
 class Machine {
@@ -81,6 +86,8 @@ class Machine {
   std::vector<std::thread> threads_;
   EventFd stop_;
   std::unique_ptr<Console> console_;
+  std::unique_ptr<ControlLoop> control_loop_;  // before devices_: their clients use it
+  DeviceEnvironment device_env_;
   std::vector<std::unique_ptr<DeviceHost>> devices_;
 
   std::mutex mu_;

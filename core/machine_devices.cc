@@ -50,8 +50,8 @@ Status Machine::StartPciDevice(uint8_t slot, DeviceFunctionSpec function, Device
     device.ram_regions.push_back({boot::kHighRamStart, layout.high_ram_size(), layout.low_ram_end});
   }
   device.state_size = kPciDeviceStateSize;
-  device.binary = config_.device_dir + "/bulkhead-" + device.kind;
-  auto host = DeviceHost::Start(std::move(device), *vm_, pio_, mmio_, config_.cpus, stop_,
+  device.binary = DeviceBinary(config_.device_dir, device.kind);
+  auto host = DeviceHost::Start(std::move(device), device_env_,
                                 [this](const DeviceExit& e) { End(MachineEnd::kFatal, e.ToString()); });
   if (!host) return tl::unexpected(host.error());
   DeviceHost* h = host->get();

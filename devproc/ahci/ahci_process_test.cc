@@ -301,5 +301,48 @@ TEST_F(AhciProcessTest, StateSurvivesSigkill) {
   EXPECT_EQ(v, 7000u);
 }
 
+// The worst moment to die: a command issued (journaled, PxCI set) and not
+// completed. The test plays that process: it writes the journal entry into
+// the state region itself, as Issue() would have. The successor must run
+// the command from the journal and complete it with an interrupt.
+TEST_F(AhciProcessTest, CommandInFlightAtSigkillRunsInTheSuccessor) {
+  RunningDevice& first = StartDevice();
+  InitPort0();
+  ASSERT_TRUE(SignalChild(first.child, SIGKILL));
+  ASSERT_TRUE(WaitForExit(first.child.pidfd));
+  first.child.pidfd.reset();
+
+  const auto cfis = EncodeH2d(Ata(0xC8, 9, 1));
+  std::memset(Ram(kTable), 0, 0x100);
+  std::memcpy(Ram(kTable), cfis.data(), cfis.size());
+  const uint32_t prd[4] = {static_cast<uint32_t>(kData), 0, 0, 511};
+  std::memcpy(Ram(kTable + 0x80), prd, sizeof prd);
+  const uint32_t hdr[8] = {5u | (1u << 16), 0, static_cast<uint32_t>(kTable), 0, 0, 0, 0, 0};
+  std::memcpy(Ram(kClb + 32 * 6), hdr, sizeof hdr);
+  std::memset(Ram(kData), 0, 512);
+  {
+    auto map = Mapping::Map(state_);
+    ASSERT_TRUE(map);
+    auto region = map->as<AhciStateRegion>(0);
+    ASSERT_TRUE(region);
+    PortState& port = (*region)->ports[0];
+    JournalEntry& e = port.journal[6];
+    e.state = kSlotIssued;
+    e.generation = port.generation;
+    std::memcpy(e.header, hdr, sizeof e.header);
+    std::memcpy(e.cfis, cfis.data(), sizeof e.cfis);
+    port.ci |= 1u << 6;
+  }
+  (void)irq_.TryConsume();
+  StartDevice();
+  auto fired = irq_.WaitFor(kTimeout);
+  EXPECT_TRUE(fired && fired->has_value()) << "no interrupt for the resumed command";
+  EXPECT_EQ(P(kPxCi), 0u);
+  EXPECT_TRUE(P(kPxIs) & kIsDhrs);
+  uint32_t v;
+  std::memcpy(&v, Ram(kData), 4);
+  EXPECT_EQ(v, 9000u);
+}
+
 }  // namespace
 }  // namespace bulkhead::ahci

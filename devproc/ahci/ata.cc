@@ -137,12 +137,24 @@ CommandOutcome SetFeatures(const H2dFis& f, DeviceSettings s) {
   return o;
 }
 
-// READ LOG EXT / READ LOG DMA EXT: only log 10h (NCQ command error), which
-// libata reads after an NCQ command failed.
+// READ LOG EXT / READ LOG DMA EXT: the log directory (00h), which libata
+// reads to learn which logs exist before it asks for any (it lists only
+// 10h), and log 10h (NCQ command error), which libata reads after an NCQ
+// command failed. Other logs, and other pages, are ABRT.
 CommandOutcome ReadLog(const CommandRequest& req, DeviceSettings s, Protocol p) {
   const uint8_t log = static_cast<uint8_t>(req.fis.lba);
-  if (log != 0x10 || req.fis.count != 1) return AtaError(p, kErrAbrt, s);
+  const uint16_t page_number = static_cast<uint16_t>(req.fis.lba >> 8);
+  if ((log != 0x10 && log != 0x00) || req.fis.count != 1 || page_number != 0) {
+    return AtaError(p, kErrAbrt, s);
+  }
   uint8_t page[512] = {};
+  if (log == 0x00) {
+    page[0] = 0x01;         // directory version 1
+    page[2 * 0x10] = 0x01;  // log 10h: one page
+    CommandOutcome o = Good(p, s);
+    o.bytes = req.prdt->CopyToGuest(page);
+    return o;
+  }
   if (s.ncq_error_valid) {
     page[0] = s.ncq_error_tag & 0x1F;
     page[2] = s.ncq_error_status;

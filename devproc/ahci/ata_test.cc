@@ -160,6 +160,12 @@ TEST_F(AtaTest, NcqWriteAndErrorLog) {
   h.StartPort(0);
   EXPECT_EQ(h.Command(0, AtaCommand(0x2F, 0x10, 1), {{kDataBase, 512}}) & 0xFF, kStsGood);
   auto log = h.GuestBytes(kDataBase, 512);
+  EXPECT_EQ(h.Command(0, AtaCommand(0x2F, 0x00, 1), {{kDataBase + 4096, 512}}) & 0xFF, kStsGood);
+  auto dir = h.GuestBytes(kDataBase + 4096, 512);
+  EXPECT_EQ(dir[0], 1);
+  EXPECT_EQ(dir[0x20], 1);   // log 10h has one page
+  EXPECT_EQ(dir[0x60], 0);   // identify device data (30h): not there
+  EXPECT_TRUE(h.Command(0, AtaCommand(0x2F, 0x30, 1), {{kDataBase + 4096, 512}}) & kStsErr);
   EXPECT_EQ(log[0], 9);
   EXPECT_EQ(log[3], kErrIdnf);
   uint8_t sum = 0;

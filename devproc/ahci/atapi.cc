@@ -2,9 +2,10 @@
 // (IDENTIFY PACKET DEVICE, DEVICE RESET, SET FEATURES, ...) and the SCSI/MMC
 // commands that travel in PACKET, as Linux's libata and sr send them while
 // probing (INQUIRY, TEST UNIT READY, READ CAPACITY, MODE SENSE(10) page 2Ah,
-// GET CONFIGURATION, GET EVENT STATUS NOTIFICATION) and mounting (READ TOC
-// formats 0/1/2, READ(10)). Anything else ends in CHECK CONDITION with
-// ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, which sr takes in stride.
+// GET CONFIGURATION, GET EVENT STATUS NOTIFICATION, READ DISC INFORMATION)
+// and mounting (READ TOC formats 0/1/2, READ(10)). Anything else ends in
+// CHECK CONDITION with ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE, which
+// sr takes in stride.
 //
 // A CHECK CONDITION is status ERR with the sense key in the error register's
 // high nibble (how ATAPI reports it); libata then asks REQUEST SENSE.
@@ -166,6 +167,17 @@ CommandOutcome RunPacket(Packet& p) {
       return Success(p);
     case 0xBD:  // MECHANISM STATUS: no changer, idle, door closed
       return DataIn(p, {0, 0, 0, 0, 0, 0, 0, 0}, Be16(c + 8));
+    case 0x51: {  // READ DISC INFORMATION: a finalized single-session CD-ROM
+      if (!MediaPresent(p)) return CheckCondition(p, kSenseNotReady, kAscMediumNotPresent, 0);
+      if (c[1] & 0x07) return CheckCondition(p, kSenseIllegalRequest, kAscInvalidFieldInCdb, 0);
+      std::vector<uint8_t> d(34, 0);
+      d[1] = 32;    // length
+      d[2] = 0x0E;  // last session complete, disc complete, not erasable
+      d[3] = d[4] = d[5] = d[6] = 1;  // first track, sessions, first/last track of it
+      d[7] = 0x20;  // unrestricted use
+      for (int i = 16; i < 24; ++i) d[static_cast<size_t>(i)] = 0xFF;  // no next session
+      return DataIn(p, std::move(d), Be16(c + 7));
+    }
     case 0xBB:  // SET CD SPEED: accepted, nothing to change
       return Success(p);
     default:

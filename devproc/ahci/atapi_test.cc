@@ -166,6 +166,10 @@ TEST_F(AtapiTest, GetConfigurationAndEvents) {
   EXPECT_EQ(ev[4], 0);
   EXPECT_EQ(Fails({0x4A, 0, 0, 0, 0x10, 0, 0, 0, 8, 0}), (std::array<uint8_t, 3>{5, 0x24, 0}));
   EXPECT_EQ(Ok({0xBD, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0}, 8).size(), 8u);
+  auto disc = Ok({0x51, 0, 0, 0, 0, 0, 0, 0, 34, 0}, 34);  // READ DISC INFORMATION
+  ASSERT_EQ(disc.size(), 34u);
+  EXPECT_EQ(disc[2] & 0x03, 2);  // complete
+  EXPECT_EQ(disc[4], 1);         // one session
 }
 
 TEST_F(AtapiTest, LockEjectAndLoad) {
@@ -186,7 +190,7 @@ TEST_F(AtapiTest, LockEjectAndLoad) {
 }
 
 TEST_F(AtapiTest, UnknownOpcodesAndSenseClearing) {
-  for (uint8_t op : {0x04, 0x2A, 0x55, 0xA3, 0xFF, 0x51}) {
+  for (uint8_t op : {0x04, 0x2A, 0x55, 0xA3, 0xFF, 0x52}) {
     EXPECT_EQ(Fails({op, 0, 0, 0, 0, 0, 0, 0, 0, 0}), (std::array<uint8_t, 3>{5, 0x20, 0}))
         << int{op};
   }
