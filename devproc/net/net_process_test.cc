@@ -24,6 +24,7 @@
 
 #include "devproc/net/net_spec.h"
 #include "devproc/net/net_state.h"
+#include "devproc/net/net_worker.h"
 #include "devproc/virtio/testing/mock_queue.h"
 #include "devproc/virtio/virtio_spec.h"
 #include "ipc/control.h"
@@ -373,6 +374,45 @@ TEST_F(NetProcessTest, NegotiatedStateSurvivesSigkill) {
   EXPECT_EQ(NetRead(), Packet("after"));
   for (int i = 0; i < 200 && tx_->used_idx() < 3; ++i) ::usleep(5000);
   EXPECT_EQ(tx_->used_idx(), 3);
+}
+
+// The worst moment to die: after an ISR read was applied (the bits cleared)
+// and recorded, before it was completed on the ring. The test plays that
+// process, then starts the real device, which must answer the pending read
+// from the region (re-applying it would read 0: a lost interrupt reason).
+TEST_F(NetProcessTest, ReplaysAnAccessAppliedButNotCompleted) {
+  RunningDevice& first = StartDevice();
+  BringUp();
+  ASSERT_TRUE(SignalChild(first.child, SIGKILL));
+  ASSERT_TRUE(WaitForExit(first.child.pidfd));
+  first.child.pidfd.reset();
+
+  ASSERT_TRUE(producer_->Submit(AccessSpace::kMmio, abi::kIsrOffset, 1, kWait));
+  {
+    auto fds = ring_.Dup();
+    ASSERT_TRUE(fds);
+    auto dying = ExitRingConsumer::Attach(std::move(*fds));
+    ASSERT_TRUE(dying) << dying.error().message;
+    auto req = dying->Peek();
+    ASSERT_TRUE(req && req->has_value());
+    auto map = Mapping::Map(state_);
+    ASSERT_TRUE(map);
+    auto region = map->as<NetStateRegion>(0);
+    ASSERT_TRUE(region);
+    // ISR was 1; the read cleared it and recorded its reply ... and died.
+    (*region)->transport.isr.store(0);
+    (*region)->reply = virtio::kIsrQueue;
+    (*region)->applied_id.store(NetRequestId(0, (*req)->seq));
+  }
+
+  RunningDevice& second = StartDevice();
+  auto reply = producer_->WaitReply(kWait);
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(*reply, virtio::kIsrQueue);
+  EXPECT_EQ(R(abi::kIsrOffset, 1), 0u);
+  auto health = second.client->Health();
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->requests_replayed, 1u);
 }
 
 }  // namespace
