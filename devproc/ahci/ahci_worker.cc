@@ -293,4 +293,6 @@ void AhciWorker::RunRings() {
                served_.load(), s.commands, s.command_errors, s.host_bus_errors, s.bad_accesses);
 }
 
+uint64_t AhciWorker::max_file_size() const { return std::max(disk_.size(), cdrom_.size()); }
+
 }  // namespace bulkhead::ahci

@@ -56,6 +56,8 @@ class AhciWorker final : public DeviceWorker {
   void Stop() override;
   [[nodiscard]] DeviceHealth Health() const override;
   [[nodiscard]] Status Reset() override;
+  // The images' sizes: writes inside them only (the jail's RLIMIT_FSIZE).
+  [[nodiscard]] uint64_t max_file_size() const override;
 
  private:
   class Irq final : public InterruptSink {

@@ -9,6 +9,7 @@
 //   int main() { return bulkhead::RunDeviceProcess("net", &NetWorker::Create); }
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -30,6 +31,10 @@ class DeviceWorker {
   [[nodiscard]] virtual DeviceHealth Health() const = 0;
   // The guest reset the machine: power-on state.
   [[nodiscard]] virtual Status Reset() = 0;
+  // The jail's RLIMIT_FSIZE: the largest file the process may write to. A
+  // disk device sets it to its image size, so even a compromised device
+  // cannot grow an image; every other device writes no files (0).
+  [[nodiscard]] virtual uint64_t max_file_size() const { return 0; }
 };
 
 using DeviceWorkerFactory =
