@@ -171,6 +171,10 @@ DeviceHealth AhciWorker::Health() const {
   return {served_.load(), s.replayed_writes, malformed_.load() + s.bad_accesses};
 }
 
+uint64_t AhciWorker::max_file_size() const {
+  return disk_.read_only() ? 0 : disk_.size();
+}
+
 Status AhciWorker::Reset() {
   hba_->Reset();  // thread-safe; a command still running completes into nothing
   return {};

@@ -68,6 +68,7 @@ class Device final : public DeviceControlHandler {
     JailSpec spec;
     spec.keep_fds.assign(keep.begin(), keep.end());
     spec.seccomp = *program;
+    spec.max_file_size = static_cast<rlim_t>(worker_->max_file_size());
     if (auto s = EnterJail(spec); !s) Fatal("entering the jail", s.error());
     if (options_.after_jail) options_.after_jail();
     spdlog::info("attached and jailed ({} fds kept, {} of them held by the RPC layer)",

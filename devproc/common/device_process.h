@@ -28,6 +28,11 @@ class DeviceWorker {
   // Stop serving and join the threads (idempotent).
   virtual void Stop() = 0;
   [[nodiscard]] virtual DeviceHealth Health() const = 0;
+  // RLIMIT_FSIZE in the jail: the kernel refuses (EFBIG) every write to a
+  // regular file at or beyond it, not only growth. 0 for a device that
+  // writes no file; a disk device returns its image's size, so it can write
+  // anywhere in the image and never grow it.
+  [[nodiscard]] virtual uint64_t max_file_size() const { return 0; }
   // The guest reset the machine: power-on state.
   [[nodiscard]] virtual Status Reset() = 0;
 };
