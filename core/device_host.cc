@@ -29,13 +29,13 @@ std::string DeviceExit::ToString() const {
   return s;
 }
 
-Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, kvm::Vm& vm, Bus& pio,
-                                                      Bus& mmio, uint32_t num_vcpus,
-                                                      const EventFd& stop,
+Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, const DeviceEnvironment& env,
                                                       std::function<void(const DeviceExit&)> on_exit) {
+  kvm::Vm& vm = *env.vm;
+  const uint32_t num_vcpus = env.num_vcpus;
   std::unique_ptr<DeviceHost> h(new DeviceHost());
   h->on_exit_ = std::move(on_exit);
-  h->stop_ = &stop;
+  h->stop_ = env.stop;
   const std::string kind = spec.kind;
   h->kind_ = kind;  // before the watcher thread starts: it names the device
 
@@ -80,10 +80,7 @@ Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, kvm::Vm& 
   h->watcher_ = std::thread([p = h.get()] { p->Watch(); });
 
   // 3. Hand over the fds.
-  auto loop = ControlLoop::Create();
-  if (!loop) return tl::unexpected(loop.error());
-  h->loop_ = std::move(*loop);
-  auto client = DeviceControlClient::Connect(*h->loop_, std::move(core_end));
+  auto client = DeviceControlClient::Connect(*env.control_loop, std::move(core_end));
   if (!client) return tl::unexpected(client.error());
   h->control_ = std::move(*client);
   DeviceAttachment att;
@@ -125,7 +122,7 @@ Result<std::unique_ptr<DeviceHost>> DeviceHost::Start(DeviceSpec spec, kvm::Vm& 
     h->producers_->push_back(std::move(*p));
   }
   for (const auto& r : spec.ranges) {
-    Bus& bus = r.space == AccessSpace::kPio ? pio : mmio;
+    Bus& bus = r.space == AccessSpace::kPio ? *env.pio : *env.mmio;
     if (auto s = bus.Insert(r.base, r.length, h->Region(r.space, r.region), kind); !s) {
       return tl::unexpected(s.error());
     }
@@ -203,7 +200,6 @@ void DeviceHost::Shutdown() {
 DeviceHost::~DeviceHost() {
   Shutdown();
   control_.reset();
-  loop_.reset();
 }
 
 }  // namespace bulkhead

@@ -65,13 +65,24 @@ struct DeviceExit {
   [[nodiscard]] std::string ToString() const;
 };
 
+// What every device of one VM shares. All outlive the DeviceHosts.
+struct DeviceEnvironment {
+  kvm::Vm* vm = nullptr;
+  Bus* pio = nullptr;
+  Bus* mmio = nullptr;
+  uint32_t num_vcpus = 1;
+  // The VM's stop event: vCPUs waiting on a device give up when it fires.
+  const EventFd* stop = nullptr;
+  // The KJ event loop of the thread that starts and stops devices (KJ allows
+  // one per thread, so every device's control client shares it).
+  ControlLoop* control_loop = nullptr;
+};
+
 class DeviceHost {
  public:
-  // `stop` is the VM's stop event: vCPUs waiting on this device give up when
-  // it fires. `on_exit` runs on the watcher thread when the process ends.
+  // `on_exit` runs on the watcher thread when the process ends.
   [[nodiscard]] static Result<std::unique_ptr<DeviceHost>> Start(
-      DeviceSpec spec, kvm::Vm& vm, Bus& pio, Bus& mmio, uint32_t num_vcpus, const EventFd& stop,
-      std::function<void(const DeviceExit&)> on_exit);
+      DeviceSpec spec, const DeviceEnvironment& env, std::function<void(const DeviceExit&)> on_exit);
   ~DeviceHost();
 
   // The bus device that forwards accesses to the device's `region` (for a
@@ -94,7 +105,6 @@ class DeviceHost {
   std::shared_ptr<ExitRingProducers> producers_;
   const EventFd* stop_ = nullptr;
   std::vector<EventFd> irqfds_;
-  std::unique_ptr<ControlLoop> loop_;
   std::unique_ptr<DeviceControlClient> control_;
   pid_t pid_ = -1;
   UniqueFd pidfd_;

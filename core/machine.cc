@@ -174,7 +174,11 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
   serial.ranges = {{AccessSpace::kPio, boot::kSerialPort, 8, 0}};
   serial.edge_irqs = {boot::kSerialIrq};
   serial.backend.push_back(std::move(serial_backend));
-  auto host = DeviceHost::Start(std::move(serial), *m->vm_, m->pio_, m->mmio_, config.cpus, m->stop_,
+  auto loop = ControlLoop::Create();
+  if (!loop) return tl::unexpected(loop.error());
+  m->control_loop_ = std::move(*loop);
+  m->device_env_ = {m->vm_.get(), &m->pio_, &m->mmio_, config.cpus, &m->stop_, m->control_loop_.get()};
+  auto host = DeviceHost::Start(std::move(serial), m->device_env_,
                                 [self](const DeviceExit& e) {
                                   self->End(MachineEnd::kFatal, e.ToString());
                                 });

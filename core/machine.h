@@ -86,6 +86,8 @@ class Machine {
   std::vector<std::thread> threads_;
   EventFd stop_;
   std::unique_ptr<Console> console_;
+  std::unique_ptr<ControlLoop> control_loop_;  // before devices_: their clients use it
+  DeviceEnvironment device_env_;
   std::vector<std::unique_ptr<DeviceHost>> devices_;
 
   std::mutex mu_;

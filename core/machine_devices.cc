@@ -51,7 +51,7 @@ Status Machine::StartPciDevice(uint8_t slot, DeviceFunctionSpec function, Device
   }
   device.state_size = kPciDeviceStateSize;
   device.binary = DeviceBinary(config_.device_dir, device.kind);
-  auto host = DeviceHost::Start(std::move(device), *vm_, pio_, mmio_, config_.cpus, stop_,
+  auto host = DeviceHost::Start(std::move(device), device_env_,
                                 [this](const DeviceExit& e) { End(MachineEnd::kFatal, e.ToString()); });
   if (!host) return tl::unexpected(host.error());
   DeviceHost* h = host->get();

@@ -204,6 +204,20 @@ void VirtioNet::ProcessRx() {
 
 // ---- control --------------------------------------------------------------
 
+namespace {
+// "promisc on, allmulti off, ..." for the log.
+std::string RxModeText(const NetState& s) {
+  const std::pair<const char*, uint8_t> flags[] = {{"promisc", s.promisc}, {"allmulti", s.allmulti},
+                                                   {"alluni", s.alluni},   {"nomulti", s.nomulti},
+                                                   {"nouni", s.nouni},     {"nobcast", s.nobcast}};
+  std::string out;
+  for (const auto& [name, on] : flags) {
+    out += fmt::format("{}{} {}", out.empty() ? "" : ", ", name, on ? "on" : "off");
+  }
+  return out;
+}
+}  // namespace
+
 void VirtioNet::ProcessCtrl() {
   Virtqueue vq = Queue(kCtrlQueue);
   if (!vq.ready()) return;
@@ -225,7 +239,12 @@ void VirtioNet::ProcessCtrl() {
         if (auto s = ReadChain(mem_, chain_, 0, ctrl_buf_); !s) {
           return Broken(vq, kCtrlQueue, s.error());
         }
+        const std::string mode_before = RxModeText(region_.net);
         r = HandleCtrlCommand(region_.net, transport_.features(), ctrl_buf_);
+        // Operators (and the testbed) see rx-mode changes in the log.
+        if (const std::string mode = RxModeText(region_.net); mode != mode_before) {
+          spdlog::info("net: rx mode now {}", mode);
+        }
       }
       ++(r.ack == kAckOk ? c.ctrl_ok : c.ctrl_err);
       const uint8_t ack = r.ack;

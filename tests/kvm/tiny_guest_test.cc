@@ -95,7 +95,10 @@ TEST(TinyGuest, ForwardedPioAndIrqfdReachTheSerialProcess) {
   spec.edge_irqs = {boot::kSerialIrq};
   spec.backend.emplace_back(sv[1]);
   std::atomic<bool> device_died{false};
-  auto host = DeviceHost::Start(std::move(spec), *vm, pio, mmio, 1, *stop,
+  auto loop = ControlLoop::Create();
+  ASSERT_TRUE(loop);
+  const DeviceEnvironment env{&*vm, &pio, &mmio, 1, &*stop, loop->get()};
+  auto host = DeviceHost::Start(std::move(spec), env,
                                 [&](const DeviceExit&) { device_died = true; });
   ASSERT_TRUE(host) << host.error().message;
 
