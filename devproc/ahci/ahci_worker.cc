@@ -171,10 +171,6 @@ DeviceHealth AhciWorker::Health() const {
   return {served_.load(), s.replayed_writes, malformed_.load() + s.bad_accesses};
 }
 
-uint64_t AhciWorker::max_file_size() const {
-  return disk_.read_only() ? 0 : disk_.size();
-}
-
 Status AhciWorker::Reset() {
   hba_->Reset();  // thread-safe; a command still running completes into nothing
   return {};
@@ -296,5 +292,7 @@ void AhciWorker::RunRings() {
   spdlog::info("stopping: served {}, commands {} ({} failed, {} host bus errors), bad accesses {}",
                served_.load(), s.commands, s.command_errors, s.host_bus_errors, s.bad_accesses);
 }
+
+uint64_t AhciWorker::max_file_size() const { return std::max(disk_.size(), cdrom_.size()); }
 
 }  // namespace bulkhead::ahci

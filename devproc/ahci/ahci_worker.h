@@ -55,9 +55,9 @@ class AhciWorker final : public DeviceWorker {
   void Start() override;
   void Stop() override;
   [[nodiscard]] DeviceHealth Health() const override;
-  // The writable disk image's size: the jail's RLIMIT_FSIZE.
-  [[nodiscard]] uint64_t max_file_size() const override;
   [[nodiscard]] Status Reset() override;
+  // The images' sizes: writes inside them only (the jail's RLIMIT_FSIZE).
+  [[nodiscard]] uint64_t max_file_size() const override;
 
  private:
   class Irq final : public InterruptSink {

@@ -6,6 +6,10 @@
 #include <cstring>
 #include <vector>
 
+#include <atomic>
+
+#include <spdlog/spdlog.h>
+
 #include "devproc/ahci/command.h"
 
 namespace bulkhead::ahci {
@@ -77,7 +81,15 @@ CommandOutcome ReadWrite(const DiskDevice& disk, const CommandRequest& req, RwCo
   Status st = rw.op == Op::kRead
                   ? disk.backend->ReadV(req.prdt->Iovecs(bytes), lba * kSector, bytes)
                   : disk.backend->WriteV(req.prdt->Iovecs(bytes), lba * kSector, bytes);
-  if (!st) return RwError(rw.protocol, 0x40 /* UNC */, lba, s);
+  if (!st) {
+    // The guest sees a media error; the operator needs the host's reason.
+    static std::atomic<uint64_t> logged{0};
+    if (logged.fetch_add(1, std::memory_order_relaxed) < 16) {
+      spdlog::error("ahci: disk {} failed at LBA {}: {}", rw.op == Op::kRead ? "read" : "write", lba,
+                    st.error().message);
+    }
+    return RwError(rw.protocol, 0x40 /* UNC */, lba, s);
+  }
   CommandOutcome o = Good(rw.protocol, s);
   o.bytes = bytes;
   return o;

@@ -68,7 +68,7 @@ class Device final : public DeviceControlHandler {
     JailSpec spec;
     spec.keep_fds.assign(keep.begin(), keep.end());
     spec.seccomp = *program;
-    spec.max_file_size = static_cast<rlim_t>(worker_->max_file_size());
+    spec.max_file_size = worker_->max_file_size();
     if (auto s = EnterJail(spec); !s) Fatal("entering the jail", s.error());
     if (options_.after_jail) options_.after_jail();
     spdlog::info("attached and jailed ({} fds kept, {} of them held by the RPC layer)",
@@ -115,6 +115,9 @@ int RunDeviceProcess(const char* kind, DeviceWorkerFactory factory, DeviceProces
   spdlog::set_default_logger(logger);
   // A closed backend socket must be an error return, not a death.
   std::signal(SIGPIPE, SIG_IGN);
+  // A write past RLIMIT_FSIZE must fail with EFBIG (an I/O error the device
+  // reports), not kill the process.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   auto loop = ControlLoop::Create();
   if (!loop) {

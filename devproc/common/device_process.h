@@ -9,6 +9,7 @@
 //   int main() { return bulkhead::RunDeviceProcess("net", &NetWorker::Create); }
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -28,13 +29,12 @@ class DeviceWorker {
   // Stop serving and join the threads (idempotent).
   virtual void Stop() = 0;
   [[nodiscard]] virtual DeviceHealth Health() const = 0;
-  // RLIMIT_FSIZE in the jail: the kernel refuses (EFBIG) every write to a
-  // regular file at or beyond it, not only growth. 0 for a device that
-  // writes no file; a disk device returns its image's size, so it can write
-  // anywhere in the image and never grow it.
-  [[nodiscard]] virtual uint64_t max_file_size() const { return 0; }
   // The guest reset the machine: power-on state.
   [[nodiscard]] virtual Status Reset() = 0;
+  // The jail's RLIMIT_FSIZE: the largest file the process may write to. A
+  // disk device sets it to its image size, so even a compromised device
+  // cannot grow an image; every other device writes no files (0).
+  [[nodiscard]] virtual uint64_t max_file_size() const { return 0; }
 };
 
 using DeviceWorkerFactory =
