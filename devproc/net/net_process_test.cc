@@ -24,6 +24,7 @@
 
 #include "devproc/net/net_spec.h"
 #include "devproc/net/net_state.h"
+#include "devproc/net/net_worker.h"
 #include "devproc/virtio/testing/mock_queue.h"
 #include "devproc/virtio/virtio_spec.h"
 #include "ipc/control.h"
@@ -154,7 +155,8 @@ class NetProcessTest : public ::testing::Test {
     return v ? *v : 0xdead;
   }
 
-  void BringUp() {
+  // `vector_of(q)`: the MSI-X vector the driver gives queue q.
+  void BringUp(uint16_t (*vector_of)(uint16_t) = [](uint16_t q) { return q; }) {
     using namespace virtio;
     W(0x14, 1, 0);
     W(0x14, 1, kStatusAcknowledge | kStatusDriver);
@@ -173,7 +175,7 @@ class NetProcessTest : public ::testing::Test {
     for (uint16_t q = 0; q < 3; ++q) {
       W(0x16, 2, q);
       W(0x18, 2, 64);
-      W(0x1a, 2, q);
+      W(0x1a, 2, vector_of(q));
       W(0x20, 8, qs[q]->layout().desc);
       W(0x28, 8, qs[q]->layout().avail);
       W(0x30, 8, qs[q]->layout().used);
@@ -269,6 +271,12 @@ TEST_F(NetProcessTest, TransmitsAndReceivesJailed) {
     EXPECT_THAT(ss.str(), HasSubstr("Seccomp:\t2\n")) << t.path();
   }
 
+  // A notify that reaches the device on the exit ring (BAR not yet decoded
+  // for the ioeventfd) is the same kick.
+  tx_->AddChain({tx_->Readable(Packet("by register"))});
+  W(abi::kNotifyOffset + abi::kNotifyOffMultiplier * kTxQueue, 2, kTxQueue);
+  EXPECT_EQ(NetRead(), Packet("by register"));
+
   // Out-of-BAR and wrong-space accesses are counted, not fatal.
   EXPECT_EQ(R(abi::kBar0Size, 4), 0u);
   EXPECT_EQ(producer_->Read(AccessSpace::kPio, 0x14, 1, kWait).value_or(99), 0u);
@@ -323,6 +331,26 @@ TEST_F(NetProcessTest, IdleDeviceSleepsWithNoRxBuffers) {
   EXPECT_EQ(std::string(got.begin(), got.end()), "no room 2");
 }
 
+TEST_F(NetProcessTest, IntxWithIsrAndResample) {
+  StartDevice();
+  BringUp([](uint16_t) { return virtio::kNoVector; });  // as after an MSI-X fallback
+  const size_t intx = abi::kNumVectors;
+  Transmit("legacy");
+  EXPECT_EQ(NetRead(), Packet("legacy"));
+  ASSERT_TRUE(Interrupted(intx));
+  // The guest EOIs before reading the ISR: the line must come back.
+  ASSERT_TRUE(resample_.Signal());
+  ASSERT_TRUE(Interrupted(intx));
+  EXPECT_EQ(R(abi::kIsrOffset, 1), virtio::kIsrQueue);
+  EXPECT_EQ(R(abi::kIsrOffset, 1), 0u);
+  // ISR read: a resample now raises nothing.
+  ASSERT_TRUE(resample_.Signal());
+  auto none = irqs_[intx].WaitFor(std::chrono::milliseconds(200));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  for (size_t v = 0; v < abi::kNumVectors; ++v) EXPECT_EQ(*irqs_[v].TryConsume(), 0u) << v;
+}
+
 TEST_F(NetProcessTest, NegotiatedStateSurvivesSigkill) {
   RunningDevice& first = StartDevice();
   BringUp();
@@ -346,6 +374,45 @@ TEST_F(NetProcessTest, NegotiatedStateSurvivesSigkill) {
   EXPECT_EQ(NetRead(), Packet("after"));
   for (int i = 0; i < 200 && tx_->used_idx() < 3; ++i) ::usleep(5000);
   EXPECT_EQ(tx_->used_idx(), 3);
+}
+
+// The worst moment to die: after an ISR read was applied (the bits cleared)
+// and recorded, before it was completed on the ring. The test plays that
+// process, then starts the real device, which must answer the pending read
+// from the region (re-applying it would read 0: a lost interrupt reason).
+TEST_F(NetProcessTest, ReplaysAnAccessAppliedButNotCompleted) {
+  RunningDevice& first = StartDevice();
+  BringUp();
+  ASSERT_TRUE(SignalChild(first.child, SIGKILL));
+  ASSERT_TRUE(WaitForExit(first.child.pidfd));
+  first.child.pidfd.reset();
+
+  ASSERT_TRUE(producer_->Submit(AccessSpace::kMmio, abi::kIsrOffset, 1, kWait));
+  {
+    auto fds = ring_.Dup();
+    ASSERT_TRUE(fds);
+    auto dying = ExitRingConsumer::Attach(std::move(*fds));
+    ASSERT_TRUE(dying) << dying.error().message;
+    auto req = dying->Peek();
+    ASSERT_TRUE(req && req->has_value());
+    auto map = Mapping::Map(state_);
+    ASSERT_TRUE(map);
+    auto region = map->as<NetStateRegion>(0);
+    ASSERT_TRUE(region);
+    // ISR was 1; the read cleared it and recorded its reply ... and died.
+    (*region)->transport.isr.store(0);
+    (*region)->reply = virtio::kIsrQueue;
+    (*region)->applied_id.store(NetRequestId(0, (*req)->seq));
+  }
+
+  RunningDevice& second = StartDevice();
+  auto reply = producer_->WaitReply(kWait);
+  ASSERT_TRUE(reply) << reply.error().message;
+  EXPECT_EQ(*reply, virtio::kIsrQueue);
+  EXPECT_EQ(R(abi::kIsrOffset, 1), 0u);
+  auto health = second.client->Health();
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->requests_replayed, 1u);
 }
 
 }  // namespace

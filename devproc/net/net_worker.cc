@@ -304,8 +304,15 @@ void NetWorker::Run() {
       (void)resample_.TryConsume();
       net_->transport().Resample();
     }
-    // Register accesses first (above), then doorbells: a kick written after
-    // a queue_enable on the ring must see the queue enabled.
+    // A doorbell the guest wrote after posting register writes (queue
+    // setup, DRIVER_OK) must find them applied: serve the rings again first.
+    bool kicked = false;
+    for (uint16_t q = 0; q < 3; ++q) kicked = kicked || (pfds[kDoor + q].revents & POLLIN);
+    if (kicked) {
+      for (size_t i = 0; i < n; ++i) {
+        if (!ring_broken_[i]) (void)ServeRing(i);
+      }
+    }
     for (uint16_t q = 0; q < 3; ++q) {
       if (pfds[kDoor + q].revents & POLLIN) {
         (void)doorbells_[q].TryConsume();
