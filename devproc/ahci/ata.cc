@@ -3,10 +3,9 @@
 // libata sends while probing. Every error is a guest-visible ATA status
 // (ABRT or IDNF), never a failure of the process.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
-
-#include <atomic>
 
 #include <spdlog/spdlog.h>
 
