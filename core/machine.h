@@ -44,6 +44,10 @@ struct MachineConfig {
   std::optional<NetOptions> net;     // virtio-net on a tap
   std::optional<DiskOptions> disk;   // AHCI port 0
   std::optional<DiskOptions> cdrom;  // AHCI port 1 (ATAPI)
+  RestartPolicy restart;             // per device: crashes tolerated before it is failed
+  // A failed device: stop the VM (exit 1), or detach it (its registers read
+  // all-ones, like a removed card) and keep the rest of the VM running.
+  bool detach_failed_devices = false;
 };
 
 // The executable of device kind `kind` under `device_dir`: bulkhead-<kind>
@@ -63,12 +67,16 @@ class Machine {
 
  private:
   Machine() = default;
+  // Starts a device process under supervision and keeps it in devices_.
+  [[nodiscard]] Result<DeviceHost*> StartDevice(DeviceSpec device);
   // Starts the device process behind a PCI function and plugs the function
   // into 00:slot.0 (machine_devices.cc).
   [[nodiscard]] Status StartPciDevice(uint8_t slot, DeviceFunctionSpec function, DeviceSpec device);
   [[nodiscard]] Status StartNet(UniqueFd tap, BarAllocator& bars);
   [[nodiscard]] Status StartAhci(std::optional<DiskImage> disk, std::optional<DiskImage> cdrom,
                                  BarAllocator& bars);
+  // The device process `host` has failed for good (restart budget spent).
+  void DeviceFailed(DeviceHost* host, const DeviceExit& exit);
   void VcpuThread(size_t index);
   void End(MachineEnd end, std::string why);
   void StopVcpus();
@@ -86,7 +94,6 @@ class Machine {
   std::vector<std::thread> threads_;
   EventFd stop_;
   std::unique_ptr<Console> console_;
-  std::unique_ptr<ControlLoop> control_loop_;  // before devices_: their clients use it
   DeviceEnvironment device_env_;
   std::vector<std::unique_ptr<DeviceHost>> devices_;
 
