@@ -32,6 +32,26 @@ int Fail(const bulkhead::Error& e) {
   return 1;
 }
 
+// "N/SECONDS" (e.g. 100/60): more than N device restarts within SECONDS fail
+// the device. N may be 0 (no restarts); SECONDS must be at least 1.
+bool ParseRestartBudget(const std::string& text, bulkhead::RestartPolicy& policy) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) return false;
+  auto number = [](const std::string& s, unsigned long max, unsigned long& out) {
+    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+    out = std::stoul(s);
+    return out <= max;
+  };
+  unsigned long n = 0, secs = 0;
+  if (!number(text.substr(0, slash), 1000000, n) || !number(text.substr(slash + 1), 86400, secs) ||
+      secs == 0) {
+    return false;
+  }
+  policy.max_restarts = static_cast<uint32_t>(n);
+  policy.window = std::chrono::seconds(secs);
+  return true;
+}
+
 int RunVm(const bulkhead::MachineConfig& config, bool restart_on_reboot) {
   for (;;) {
     auto machine = bulkhead::Machine::Create(config);
@@ -84,6 +104,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--device-dir", config.device_dir, "where the bulkhead-<kind> device binaries are");
   run->add_option("--kvm", config.kvm_path, "KVM device")->capture_default_str();
+  std::string restart_budget;
+  run->add_option("--restart-budget", restart_budget,
+                  "device restarts tolerated: N/SECONDS (default 10/60)");
   std::string net, disk, cdrom;
   run->add_option("--net", net, "virtio-net on a tap: tap=NAME[,mac=MAC]");
   run->add_option("--disk", disk, "AHCI disk: path=FILE[,readonly]");
@@ -112,6 +135,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   config.serial = *console;
+  if (!restart_budget.empty() && !ParseRestartBudget(restart_budget, config.restart)) {
+    std::fprintf(stderr,
+                 "bulkhead: --restart-budget '%s': expected N/SECONDS, e.g. 100/60 (N 0-1000000, "
+                 "SECONDS 1-86400)\n",
+                 restart_budget.c_str());
+    return 1;
+  }
   if (!net.empty()) {
     auto n = bulkhead::ParseNetOptions(net);
     if (!n) return Fail(n.error());
