@@ -53,6 +53,7 @@ std::vector<DeviceInfo> Machine::Devices() {
         info.requests_served = h->requests_served;
         info.requests_replayed = h->requests_replayed;
         info.malformed_requests = h->malformed_requests;
+        info.counters = std::move(h->counters);
       }
     }
     out.push_back(std::move(info));
