@@ -44,6 +44,7 @@ struct MachineConfig {
   std::optional<NetOptions> net;     // virtio-net on a tap
   std::optional<DiskOptions> disk;   // AHCI port 0
   std::optional<DiskOptions> cdrom;  // AHCI port 1 (ATAPI)
+  std::string api_socket;            // management API socket (core/api/); empty: none
 };
 
 // The executable of device kind `kind` under `device_dir`: bulkhead-<kind>
