@@ -174,16 +174,8 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
   serial.ranges = {{AccessSpace::kPio, boot::kSerialPort, 8, 0}};
   serial.edge_irqs = {boot::kSerialIrq};
   serial.backend.push_back(std::move(serial_backend));
-  auto loop = ControlLoop::Create();
-  if (!loop) return tl::unexpected(loop.error());
-  m->control_loop_ = std::move(*loop);
-  m->device_env_ = {m->vm_.get(), &m->pio_, &m->mmio_, config.cpus, &m->stop_, m->control_loop_.get()};
-  auto host = DeviceHost::Start(std::move(serial), m->device_env_,
-                                [self](const DeviceExit& e) {
-                                  self->End(MachineEnd::kFatal, e.ToString());
-                                });
-  if (!host) return tl::unexpected(host.error());
-  m->devices_.push_back(std::move(*host));
+  m->device_env_ = {m->vm_.get(), &m->pio_, &m->mmio_, config.cpus, &m->stop_, config.restart};
+  if (auto h = m->StartDevice(std::move(serial)); !h) return tl::unexpected(h.error());
 
   // PCI devices, each a function on bus 0 served by its own process.
   BarAllocator bars(boot::kPciMmio32Start, boot::kPciMmio32End);
@@ -196,6 +188,15 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
     }
   }
   return m;
+}
+
+void Machine::DeviceFailed(DeviceHost* host, const DeviceExit& exit) {
+  if (config_.detach_failed_devices && host) {
+    spdlog::error("{}: detached; the VM goes on without it", exit.ToString());
+    host->Detach();
+    return;
+  }
+  End(MachineEnd::kFatal, fmt::format("{}, and its restart budget is spent", exit.ToString()));
 }
 
 void Machine::End(MachineEnd end, std::string why) {
@@ -218,6 +219,7 @@ void Machine::VcpuThread(size_t index) {
     }
     if (!*ran) {
       vcpu.ClearKick();
+      ParkIfPaused();
       continue;  // interrupted: look at stopping_ again
     }
     ExitResult r = HandleExit(vcpu.run(), kvm_->vcpu_mmap_size(), pio_, mmio_);
@@ -239,6 +241,12 @@ void Machine::VcpuThread(size_t index) {
 
 void Machine::StopVcpus() {
   stopping_.store(true, std::memory_order_release);
+  {
+    std::lock_guard lock(pause_mu_);
+    paused_ = false;  // parked vCPUs leave
+    pause_requested_.store(false);
+  }
+  pause_cv_.notify_all();
   (void)stop_.Signal();  // vCPUs waiting on a device reply give up
   for (size_t i = 0; i < threads_.size(); ++i) {
     if (threads_[i].joinable()) vcpus_[i]->Kick(threads_[i].native_handle(), kKickSignal);

@@ -5,6 +5,7 @@
 // Machine (main.cc), so no state leaks from one boot into the next.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "core/pci/function_specs.h"
 #include "core/pci/host_bridge.h"
 #include "core/pci/pci_platform.h"
+#include "core/vm_control.h"
 #include "ipc/event_fd.h"
 
 namespace bulkhead {
@@ -44,6 +46,10 @@ struct MachineConfig {
   std::optional<NetOptions> net;     // virtio-net on a tap
   std::optional<DiskOptions> disk;   // AHCI port 0
   std::optional<DiskOptions> cdrom;  // AHCI port 1 (ATAPI)
+  RestartPolicy restart;             // per device: crashes tolerated before it is failed
+  // A failed device: stop the VM (exit 1), or detach it (its registers read
+  // all-ones, like a removed card) and keep the rest of the VM running.
+  bool detach_failed_devices = false;
   std::string api_socket;            // management API socket (core/api/); empty: none
 };
 
@@ -54,7 +60,7 @@ struct MachineConfig {
 
 enum class MachineEnd { kPowerOff, kReboot, kUserQuit, kFatal };
 
-class Machine {
+class Machine final : public VmControl {
  public:
   [[nodiscard]] static Result<std::unique_ptr<Machine>> Create(const MachineConfig& config);
   ~Machine();
@@ -62,14 +68,26 @@ class Machine {
   // Boots and runs the guest until it ends. `error` gets the reason for kFatal.
   [[nodiscard]] MachineEnd Run(std::string* error);
 
+  // VmControl (core/machine_control.cc), for the management API.
+  VmStatus GetStatus() override;
+  std::vector<DeviceInfo> Devices() override;
+  Status RestartDevice(const std::string& name) override;
+  Status Pause() override;
+  Status Resume() override;
+  Status PowerOff() override;
+
  private:
   Machine() = default;
+  // Starts a device process under supervision and keeps it in devices_.
+  [[nodiscard]] Result<DeviceHost*> StartDevice(DeviceSpec device);
   // Starts the device process behind a PCI function and plugs the function
   // into 00:slot.0 (machine_devices.cc).
   [[nodiscard]] Status StartPciDevice(uint8_t slot, DeviceFunctionSpec function, DeviceSpec device);
   [[nodiscard]] Status StartNet(UniqueFd tap, BarAllocator& bars);
   [[nodiscard]] Status StartAhci(std::optional<DiskImage> disk, std::optional<DiskImage> cdrom,
                                  BarAllocator& bars);
+  // The device process `host` has failed for good (restart budget spent).
+  void DeviceFailed(DeviceHost* host, const DeviceExit& exit);
   void VcpuThread(size_t index);
   void End(MachineEnd end, std::string why);
   void StopVcpus();
@@ -87,7 +105,6 @@ class Machine {
   std::vector<std::thread> threads_;
   EventFd stop_;
   std::unique_ptr<Console> console_;
-  std::unique_ptr<ControlLoop> control_loop_;  // before devices_: their clients use it
   DeviceEnvironment device_env_;
   std::vector<std::unique_ptr<DeviceHost>> devices_;
 
@@ -97,6 +114,15 @@ class Machine {
   MachineEnd end_ = MachineEnd::kFatal;
   std::string why_;
   std::atomic<bool> stopping_{false};
+
+  // Pause: vCPU threads park between exits while paused_ is set.
+  std::mutex pause_mu_;
+  std::condition_variable pause_cv_;
+  bool paused_ = false;    // guarded by pause_mu_
+  size_t parked_ = 0;      // guarded by pause_mu_
+  std::atomic<bool> pause_requested_{false};
+  void ParkIfPaused();
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace bulkhead

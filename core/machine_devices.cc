@@ -31,6 +31,18 @@ void SetSerial(char (&out)[20], const char* text) {
 
 }  // namespace
 
+Result<DeviceHost*> Machine::StartDevice(DeviceSpec device) {
+  // The failure callback needs the host, which exists only once Start returns.
+  auto holder = std::make_shared<std::atomic<DeviceHost*>>(nullptr);
+  auto host = DeviceHost::Start(std::move(device), device_env_, [this, holder](const DeviceExit& e) {
+    DeviceFailed(holder->load(), e);
+  });
+  if (!host) return tl::unexpected(host.error());
+  holder->store(host->get());
+  devices_.push_back(std::move(*host));
+  return devices_.back().get();
+}
+
 Status Machine::StartPciDevice(uint8_t slot, DeviceFunctionSpec function, DeviceSpec device) {
   auto fn = DeviceFunction::Create(std::move(function), *pci_platform_);
   if (!fn) return tl::unexpected(fn.error());
@@ -51,11 +63,9 @@ Status Machine::StartPciDevice(uint8_t slot, DeviceFunctionSpec function, Device
   }
   device.state_size = kPciDeviceStateSize;
   device.binary = DeviceBinary(config_.device_dir, device.kind);
-  auto host = DeviceHost::Start(std::move(device), device_env_,
-                                [this](const DeviceExit& e) { End(MachineEnd::kFatal, e.ToString()); });
+  auto host = StartDevice(std::move(device));
   if (!host) return tl::unexpected(host.error());
-  DeviceHost* h = host->get();
-  devices_.push_back(std::move(*host));
+  DeviceHost* h = *host;
   (*fn)->Connect([h](AccessSpace space, uint8_t region) { return h->Region(space, region); });
   return pci_host_->AddFunction(slot, *fn);
 }

@@ -15,9 +15,11 @@ void SetCurrentVcpu(uint32_t index) { current_vcpu = index; }
 uint32_t CurrentVcpu() { return current_vcpu; }
 
 RemoteDevice::RemoteDevice(std::string name, std::shared_ptr<ExitRingProducers> rings, AccessSpace space,
-                           uint8_t region, const EventFd* stop)
+                           uint8_t region, const EventFd* stop,
+                           std::shared_ptr<const std::atomic<bool>> detached)
     : name_(std::move(name)),
       rings_(std::move(rings)),
+      detached_(std::move(detached)),
       space_(space),
       region_bits_(static_cast<uint64_t>(region) << kRegionShift) {
   wait_.interrupt = stop;
@@ -27,7 +29,7 @@ RemoteDevice::RemoteDevice(std::string name, std::shared_ptr<ExitRingProducers> 
 }
 
 bool RemoteDevice::Retry(const Error& e, const char* what, uint64_t offset) {
-  if (e.errnum != ETIMEDOUT) return false;
+  if (e.errnum != ETIMEDOUT || detached()) return false;
   if (slow_.fetch_add(1, std::memory_order_relaxed) < kLoggedFailures) {
     spdlog::warn("{}: no answer to a {} at {:#x} after {} ms; re-kicking the device", name_, what,
                  offset, kRekickAfter.count());
@@ -37,7 +39,10 @@ bool RemoteDevice::Retry(const Error& e, const char* what, uint64_t offset) {
 
 void RemoteDevice::Read(uint64_t offset, std::span<uint8_t> data) {
   const uint32_t vcpu = CurrentVcpu();
-  if (vcpu >= rings_->size()) return;
+  if (vcpu >= rings_->size() || detached()) {
+    std::memset(data.data(), 0xFF, data.size());
+    return;
+  }
   auto& ring = (*rings_)[vcpu];
   auto reply = ring.Read(space_, region_bits_ | offset, static_cast<uint8_t>(data.size()), wait_);
   while (!reply && ring.read_pending() && Retry(reply.error(), "read", offset)) {
@@ -59,7 +64,7 @@ void RemoteDevice::Read(uint64_t offset, std::span<uint8_t> data) {
 
 void RemoteDevice::Write(uint64_t offset, std::span<const uint8_t> data) {
   const uint32_t vcpu = CurrentVcpu();
-  if (vcpu >= rings_->size()) return;
+  if (vcpu >= rings_->size() || detached()) return;
   auto& ring = (*rings_)[vcpu];
   ExitRequest req;
   req.space = space_;

@@ -35,8 +35,11 @@ class RemoteDevice : public BusDevice {
  public:
   // `(*rings)[i]` is vCPU i's ring to this device. `stop` (the VM's stop
   // event) ends a wait for a device that will not answer.
+  // `detached` (optional) is set when the device has failed for good: then
+  // accesses stop waiting and see a floating bus.
   RemoteDevice(std::string name, std::shared_ptr<ExitRingProducers> rings, AccessSpace space,
-               uint8_t region, const EventFd* stop);
+               uint8_t region, const EventFd* stop,
+               std::shared_ptr<const std::atomic<bool>> detached = nullptr);
 
   void Read(uint64_t offset, std::span<uint8_t> data) override;
   void Write(uint64_t offset, std::span<const uint8_t> data) override;
@@ -48,6 +51,8 @@ class RemoteDevice : public BusDevice {
  private:
   std::string name_;
   std::shared_ptr<ExitRingProducers> rings_;
+  std::shared_ptr<const std::atomic<bool>> detached_;
+  [[nodiscard]] bool detached() const { return detached_ && detached_->load(std::memory_order_relaxed); }
   AccessSpace space_;
   uint64_t region_bits_;
   static constexpr std::chrono::milliseconds kRekickAfter{200};

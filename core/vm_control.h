@@ -38,21 +38,19 @@ struct DeviceInfo {
   std::vector<std::pair<std::string, uint64_t>> counters;
 };
 
-// Inside a class with a Status() method, a bare `Status` names that method, so
-// the result type is spelled bulkhead::Status in VmControl and in every
-// implementation of it (Machine too).
 class VmControl {
  public:
   virtual ~VmControl() = default;
-  [[nodiscard]] virtual VmStatus Status() = 0;
+  // GetStatus, not Status: Status is also the result type (ipc/result.h).
+  [[nodiscard]] virtual VmStatus GetStatus() = 0;
   [[nodiscard]] virtual std::vector<DeviceInfo> Devices() = 0;
   // Kills the device's process; the supervisor starts a new one (as after a
   // crash, but not counted against the restart budget).
-  [[nodiscard]] virtual bulkhead::Status RestartDevice(const std::string& name) = 0;
-  [[nodiscard]] virtual bulkhead::Status Pause() = 0;
-  [[nodiscard]] virtual bulkhead::Status Resume() = 0;
+  [[nodiscard]] virtual Status RestartDevice(const std::string& name) = 0;
+  [[nodiscard]] virtual Status Pause() = 0;
+  [[nodiscard]] virtual Status Resume() = 0;
   // Ends the VM as if the guest had powered off (bulkhead exits 0).
-  [[nodiscard]] virtual bulkhead::Status PowerOff() = 0;
+  [[nodiscard]] virtual Status PowerOff() = 0;
 };
 
 }  // namespace bulkhead

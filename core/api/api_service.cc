@@ -49,7 +49,7 @@ void FillDevice(const DeviceInfo& d, schema::api::Device::Builder out) {
 }  // namespace
 
 kj::Promise<void> VmService::status(StatusContext context) {
-  const VmStatus s = control_.Status();
+  const VmStatus s = control_.GetStatus();
   auto out = context.getResults().initStatus();
   out.setPaused(s.paused);
   out.setUptimeSeconds(s.uptime_seconds);

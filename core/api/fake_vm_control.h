@@ -18,7 +18,7 @@ namespace bulkhead::testing {
 
 class FakeVmControl : public VmControl {
  public:
-  VmStatus Status() override {
+  VmStatus GetStatus() override {
     Record("status");
     std::lock_guard lock(mu);
     return VmStatus{paused, 12.25, 2, 512ull << 20};

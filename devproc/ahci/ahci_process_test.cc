@@ -253,6 +253,27 @@ TEST_F(AhciProcessTest, IdentifyAndReadDmaThroughTheRingsJailed) {
   std::memcpy(&v, Ram(kData + 512), 4);
   EXPECT_EQ(v, 4000u);
 
+  // A write inside the jail (RLIMIT_FSIZE must allow the whole image).
+  for (int i = 0; i < 512; ++i) Ram(kData)[i] = static_cast<uint8_t>(i ^ 0x5A);
+  EXPECT_EQ(RunCommand(Ata(0xCA, 2047, 1), 512) & 0xFF, kStsGood);
+  EXPECT_EQ(RunCommand(Ata(0xE7, 0, 0), 1) & 0xFF, kStsGood);
+  {
+    std::vector<uint8_t> back(512);
+    const int fd = ::open(disk_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(::pread(fd, back.data(), 512, 2047 * 512), 512);
+    ::close(fd);
+    EXPECT_EQ(back[1], 1 ^ 0x5A);
+    EXPECT_EQ(back[511], static_cast<uint8_t>(511 ^ 0x5A));
+  }
+  // TRIM inside the jail: fallocate is allowed with exactly PUNCH_HOLE|KEEP_SIZE.
+  std::memset(Ram(kData), 0, 512);
+  const uint64_t range = 1000 | (uint64_t{8} << 48);
+  std::memcpy(Ram(kData), &range, 8);
+  H2dFis trim = Ata(0x06, 0, 1);
+  trim.features = 1;
+  EXPECT_EQ(RunCommand(trim, 512) & 0xFF, kStsGood);
+
   // Out of range: IDNF, the process lives on.
   EXPECT_EQ((RunCommand(Ata(0x25, 4096, 1), 512) >> 8) & 0xFF, kErrIdnf);
   // A level line EOIed while still pending comes back through resample.

@@ -81,5 +81,9 @@ inline constexpr uint16_t kCtrlQueue = 2;
 // Largest frame: a 64 KiB GSO packet plus its Ethernet header, after our
 // 12-byte header.
 inline constexpr uint32_t kMaxFrame = kNetHeaderSize + 65535 + 14;
+// The RX bounce buffer: room for any frame a tap hands out (a GSO frame with
+// VLAN tags is a little over kMaxFrame). A read that fills it completely may
+// have been truncated and is dropped.
+inline constexpr uint32_t kRxBounce = 128 * 1024;
 
 }  // namespace bulkhead::net

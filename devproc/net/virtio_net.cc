@@ -42,7 +42,7 @@ VirtioNet::VirtioNet(NetStateRegion& region, const GuestMemory& mem, NetBackend&
       mem_(mem),
       backend_(backend),
       transport_(region.transport, *this, irq, kLayout, abi::kNumVectors),
-      rx_frame_(kMaxFrame) {
+      rx_frame_(kRxBounce) {
   std::memcpy(power_on_mac_, mac, 6);
 }
 
@@ -87,7 +87,7 @@ void VirtioNet::Resume() {
 
 Virtqueue VirtioNet::Queue(uint16_t q) {
   return Virtqueue(region_.transport.queues[q], mem_, transport_.features(), MaxQueueSize(),
-                   q == kRxQueue ? 16 * uint64_t{kMaxFrame} : kMaxFrame);
+                   q == kRxQueue ? uint64_t{kRxBounce} * 8 : kMaxFrame);
 }
 
 void VirtioNet::Broken(Virtqueue& vq, uint16_t q, const Error& e) {

@@ -172,7 +172,7 @@ void VirtioNet::ProcessRx() {
         break;
       }
       if (!*got) break;  // nothing more from the backend
-      if (**got < kNetHeaderSize + 14) {
+      if (**got < kNetHeaderSize + 14 || **got >= rx_frame_.size()) {
         ++c.rx_dropped;
         continue;
       }

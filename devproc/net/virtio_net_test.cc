@@ -236,6 +236,18 @@ TEST_F(VirtioNetTest, ReceiveIntoOneBufferWithoutMergeable) {
   EXPECT_EQ(region_.net.counters.rx_packets, 1u);
 }
 
+TEST_F(VirtioNetTest, RuntsAndPossiblyTruncatedFramesAreDropped) {
+  BringUp();
+  for (int i = 0; i < 4; ++i) rx_.AddChain({rx_.Writable(4096)});
+  backend_.incoming.push_back(std::string(kNetHeaderSize + 13, '\xff'));
+  backend_.incoming.push_back(std::string(kRxBounce, '\xff'));  // fills the bounce buffer
+  backend_.incoming.push_back(Packet(kMac, "fine"));
+  net_.BackendReadable();
+  EXPECT_EQ(region_.net.counters.rx_dropped, 2u);
+  EXPECT_EQ(region_.net.counters.rx_packets, 1u);
+  EXPECT_EQ(rx_.used_idx(), 1);
+}
+
 TEST_F(VirtioNetTest, MergeableBuffersAndNumBuffers) {
   BringUp();
   std::vector<Buffer> bufs;

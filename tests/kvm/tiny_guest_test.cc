@@ -95,9 +95,7 @@ TEST(TinyGuest, ForwardedPioAndIrqfdReachTheSerialProcess) {
   spec.edge_irqs = {boot::kSerialIrq};
   spec.backend.emplace_back(sv[1]);
   std::atomic<bool> device_died{false};
-  auto loop = ControlLoop::Create();
-  ASSERT_TRUE(loop);
-  const DeviceEnvironment env{&*vm, &pio, &mmio, 1, &*stop, loop->get()};
+  const DeviceEnvironment env{&*vm, &pio, &mmio, 1, &*stop, {}};
   auto host = DeviceHost::Start(std::move(spec), env,
                                 [&](const DeviceExit&) { device_died = true; });
   ASSERT_TRUE(host) << host.error().message;
