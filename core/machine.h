@@ -50,6 +50,7 @@ struct MachineConfig {
   // A failed device: stop the VM (exit 1), or detach it (its registers read
   // all-ones, like a removed card) and keep the rest of the VM running.
   bool detach_failed_devices = false;
+  std::string api_socket;            // management API socket (core/api/); empty: none
 };
 
 // The executable of device kind `kind` under `device_dir`: bulkhead-<kind>
