@@ -219,6 +219,7 @@ void Machine::VcpuThread(size_t index) {
     }
     if (!*ran) {
       vcpu.ClearKick();
+      ParkIfPaused();
       continue;  // interrupted: look at stopping_ again
     }
     ExitResult r = HandleExit(vcpu.run(), kvm_->vcpu_mmap_size(), pio_, mmio_);
@@ -240,6 +241,12 @@ void Machine::VcpuThread(size_t index) {
 
 void Machine::StopVcpus() {
   stopping_.store(true, std::memory_order_release);
+  {
+    std::lock_guard lock(pause_mu_);
+    paused_ = false;  // parked vCPUs leave
+    pause_requested_.store(false);
+  }
+  pause_cv_.notify_all();
   (void)stop_.Signal();  // vCPUs waiting on a device reply give up
   for (size_t i = 0; i < threads_.size(); ++i) {
     if (threads_[i].joinable()) vcpus_[i]->Kick(threads_[i].native_handle(), kKickSignal);

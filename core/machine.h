@@ -5,6 +5,7 @@
 // Machine (main.cc), so no state leaks from one boot into the next.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "core/pci/function_specs.h"
 #include "core/pci/host_bridge.h"
 #include "core/pci/pci_platform.h"
+#include "core/vm_control.h"
 #include "ipc/event_fd.h"
 
 namespace bulkhead {
@@ -48,6 +50,7 @@ struct MachineConfig {
   // A failed device: stop the VM (exit 1), or detach it (its registers read
   // all-ones, like a removed card) and keep the rest of the VM running.
   bool detach_failed_devices = false;
+  std::string api_socket;            // management API socket (core/api/); empty: none
 };
 
 // The executable of device kind `kind` under `device_dir`: bulkhead-<kind>
@@ -57,13 +60,21 @@ struct MachineConfig {
 
 enum class MachineEnd { kPowerOff, kReboot, kUserQuit, kFatal };
 
-class Machine {
+class Machine final : public VmControl {
  public:
   [[nodiscard]] static Result<std::unique_ptr<Machine>> Create(const MachineConfig& config);
   ~Machine();
 
   // Boots and runs the guest until it ends. `error` gets the reason for kFatal.
   [[nodiscard]] MachineEnd Run(std::string* error);
+
+  // VmControl (core/machine_control.cc), for the management API.
+  VmStatus GetStatus() override;
+  std::vector<DeviceInfo> Devices() override;
+  Status RestartDevice(const std::string& name) override;
+  Status Pause() override;
+  Status Resume() override;
+  Status PowerOff() override;
 
  private:
   Machine() = default;
@@ -103,6 +114,15 @@ class Machine {
   MachineEnd end_ = MachineEnd::kFatal;
   std::string why_;
   std::atomic<bool> stopping_{false};
+
+  // Pause: vCPU threads park between exits while paused_ is set.
+  std::mutex pause_mu_;
+  std::condition_variable pause_cv_;
+  bool paused_ = false;    // guarded by pause_mu_
+  size_t parked_ = 0;      // guarded by pause_mu_
+  std::atomic<bool> pause_requested_{false};
+  void ParkIfPaused();
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace bulkhead

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/api/ctl.h"
 #include "core/machine.h"
 #include "core/size_parser.h"
 
@@ -111,10 +112,38 @@ int main(int argc, char** argv) {
   run->add_option("--net", net, "virtio-net on a tap: tap=NAME[,mac=MAC]");
   run->add_option("--disk", disk, "AHCI disk: path=FILE[,readonly]");
   run->add_option("--cdrom", cdrom, "AHCI ATAPI CD-ROM: path=ISO");
+  run->add_option("--api-socket", config.api_socket,
+                  "serve the management API (bulkhead ctl) on this unix socket");
+
+  auto* ctl = app.add_subcommand("ctl", "manage a running VM through its --api-socket");
+  bulkhead::ctl::Command ctl_command;
+  ctl->add_option("--api-socket", ctl_command.socket, "the VM's API socket")->required();
+  ctl->add_flag("--json", ctl_command.json, "print one JSON object");
+  // Subcommands inherit this: `ctl --api-socket P devices --json` works too.
+  ctl->fallthrough();
+  ctl->require_subcommand(1);
+  for (const auto& [verb, help] : {std::pair{"status", "uptime, vCPUs, memory, paused or not"},
+                                   {"devices", "every device process and its counters"},
+                                   {"pause", "stop the vCPUs"},
+                                   {"resume", "run the vCPUs again"},
+                                   {"poweroff", "end the VM as if the guest powered off"}}) {
+    ctl->add_subcommand(verb, help)->callback([&ctl_command, v = std::string(verb)] {
+      ctl_command.verb = v;
+    });
+  }
+  auto* restart = ctl->add_subcommand("restart", "kill a device's process; a new one takes over");
+  restart->add_option("DEVICE", ctl_command.device, "serial, net, ahci")->required();
+  restart->callback([&ctl_command] { ctl_command.verb = "restart"; });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (ctl->parsed()) {
+    const auto out = bulkhead::ctl::Run(ctl_command);
+    std::fputs(out.out.c_str(), stdout);
+    std::fputs(out.err.c_str(), stderr);
+    return out.exit_code;
   }
 
   // Logs go to stderr: stdout may be the guest's console.

@@ -41,7 +41,8 @@ struct DeviceInfo {
 class VmControl {
  public:
   virtual ~VmControl() = default;
-  [[nodiscard]] virtual VmStatus Status() = 0;
+  // GetStatus, not Status: Status is also the result type (ipc/result.h).
+  [[nodiscard]] virtual VmStatus GetStatus() = 0;
   [[nodiscard]] virtual std::vector<DeviceInfo> Devices() = 0;
   // Kills the device's process; the supervisor starts a new one (as after a
   // crash, but not counted against the restart budget).

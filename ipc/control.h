@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ipc/event_fd.h"
@@ -79,7 +80,11 @@ struct DeviceHealth {
   uint64_t requests_served = 0;
   uint64_t requests_replayed = 0;
   uint64_t malformed_requests = 0;
+  // Device-specific I/O counters, at most kMaxHealthCounters (the core
+  // keeps no more than that from an untrusted reply).
+  std::vector<std::pair<std::string, uint64_t>> counters;
 };
+inline constexpr size_t kMaxHealthCounters = 64;
 
 // The KJ event loop of the calling thread (kj::setupAsyncIo). One per thread,
 // created before any client or server that uses it, destroyed after them.

@@ -4,6 +4,8 @@
 #include <type_traits>
 
 #include "ipc/control.h"
+
+#include <cctype>
 #include "ipc/control_internal.h"
 
 namespace bulkhead {
@@ -122,7 +124,17 @@ Result<DeviceHealth> DeviceControlClient::Health(std::chrono::milliseconds timeo
                                                                     r) {
       // Untrusted numbers; they are only counters, so reading is the check.
       auto h = r.getHealth();
-      return DeviceHealth{h.getRequestsServed(), h.getRequestsReplayed(), h.getMalformedRequests()};
+      DeviceHealth out{h.getRequestsServed(), h.getRequestsReplayed(), h.getMalformedRequests(), {}};
+      // The reply is untrusted: bounded count, bounded printable names.
+      for (auto c : h.getCounters()) {
+        if (out.counters.size() >= kMaxHealthCounters) break;
+        std::string name(c.getName().cStr());
+        if (name.empty() || name.size() > 32) continue;
+        bool printable = true;
+        for (char ch : name) printable = printable && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
+        if (printable) out.counters.emplace_back(std::move(name), c.getValue());
+      }
+      return out;
     });
     return impl_->Await(kj::mv(promise), timeout, "health");
   } catch (const kj::Exception& e) {

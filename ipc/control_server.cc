@@ -99,6 +99,12 @@ class DeviceControlImpl final : public schema::DeviceControl::Server {
     out.setRequestsServed(h.requests_served);
     out.setRequestsReplayed(h.requests_replayed);
     out.setMalformedRequests(h.malformed_requests);
+    const size_t n = std::min(h.counters.size(), kMaxHealthCounters);
+    auto counters = out.initCounters(static_cast<unsigned>(n));
+    for (size_t i = 0; i < n; ++i) {
+      counters[static_cast<unsigned>(i)].setName(h.counters[i].first);
+      counters[static_cast<unsigned>(i)].setValue(h.counters[i].second);
+    }
     return kj::READY_NOW;
   }
 

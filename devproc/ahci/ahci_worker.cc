@@ -168,7 +168,13 @@ void AhciWorker::Stop() {
 
 DeviceHealth AhciWorker::Health() const {
   const ControllerStats s = hba_->stats();
-  return {served_.load(), s.replayed_writes, malformed_.load() + s.bad_accesses};
+  return {served_.load(),
+          s.replayed_writes,
+          malformed_.load() + s.bad_accesses,
+          {{"commands", s.commands},
+           {"command_errors", s.command_errors},
+           {"host_bus_errors", s.host_bus_errors},
+           {"cancelled", s.cancelled}}};
 }
 
 Status AhciWorker::Reset() {

@@ -143,7 +143,20 @@ void NetWorker::Stop() {
 }
 
 DeviceHealth NetWorker::Health() const {
-  return {served_.load(), replayed_.load(), malformed_.load()};
+  DeviceHealth h{served_.load(), replayed_.load(), malformed_.load(), {}};
+  // The worker thread updates these in the state region as it goes: read
+  // each once, atomically (a snapshot, not a consistent set).
+  const NetCounters& c = region_->net.counters;
+  const std::pair<const char*, const uint64_t*> fields[] = {
+      {"tx_packets", &c.tx_packets}, {"tx_bytes", &c.tx_bytes},   {"tx_dropped", &c.tx_dropped},
+      {"tx_errors", &c.tx_errors},   {"rx_packets", &c.rx_packets}, {"rx_bytes", &c.rx_bytes},
+      {"rx_filtered", &c.rx_filtered}, {"rx_dropped", &c.rx_dropped},
+      {"rx_no_buffers", &c.rx_no_buffers}, {"rx_errors", &c.rx_errors}};
+  for (const auto& [name, value] : fields) {
+    // SAFETY: `value` points into the mapped state region, 8-byte aligned.
+    h.counters.emplace_back(name, std::atomic_ref<uint64_t>(*const_cast<uint64_t*>(value)).load(std::memory_order_relaxed));
+  }
+  return h;
 }
 
 Status NetWorker::Reset() {

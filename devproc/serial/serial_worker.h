@@ -80,7 +80,7 @@ class SerialWorker final : public DeviceWorker {
   [[nodiscard]] SerialWorkerStats stats() const;
   [[nodiscard]] DeviceHealth Health() const override {
     const SerialWorkerStats s = stats();
-    return {s.served, s.replayed, s.malformed};
+    return {s.served, s.replayed, s.malformed, {}};
   }
   // Puts the UART in its power-on state (done by the worker thread; waits
   // up to a second for it).

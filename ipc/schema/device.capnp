@@ -58,10 +58,16 @@ struct Attachment {
   ramRegions @8 :List(RamRegion);  # how guestRam maps to guest-physical addresses
 }
 
+struct Counter {
+  name @0 :Text;
+  value @1 :UInt64;
+}
+
 struct Health {
   requestsServed @0 :UInt64;
   requestsReplayed @1 :UInt64;    # served again after a restart (at-least-once)
   malformedRequests @2 :UInt64;   # guest or ring values rejected
+  counters @3 :List(Counter);     # device-specific I/O counters ("rx_packets", ...)
 }
 
 interface DeviceControl {
