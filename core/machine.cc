@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/api/api_server.h"
 #include "core/backends/tap.h"
 #include "core/boot/linux_loader.h"
 #include "core/devices/cmos_rtc.h"
@@ -187,6 +188,13 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
       return tl::unexpected(s.error());
     }
   }
+
+  // Last: the management API can see everything from its first call on.
+  if (!config.api_socket.empty()) {
+    auto api = ApiServer::Start(config.api_socket, *m);
+    if (!api) return tl::unexpected(api.error());
+    m->api_ = std::move(*api);
+  }
   return m;
 }
 
@@ -265,6 +273,8 @@ MachineEnd Machine::Run(std::string* error) {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [this] { return ended_; });
   }
+  // The API first: its calls reach the vCPUs and devices stopped below.
+  api_.reset();
   StopVcpus();
   for (auto& d : devices_) d->Shutdown();
   console_->Stop();
@@ -273,6 +283,7 @@ MachineEnd Machine::Run(std::string* error) {
 }
 
 Machine::~Machine() {
+  api_.reset();
   StopVcpus();
   devices_.clear();
   console_.reset();

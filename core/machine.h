@@ -34,6 +34,8 @@
 
 namespace bulkhead {
 
+class ApiServer;
+
 struct MachineConfig {
   std::string kernel_path;
   std::string initrd_path;  // empty: none
@@ -123,6 +125,9 @@ class Machine final : public VmControl {
   std::atomic<bool> pause_requested_{false};
   void ParkIfPaused();
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+
+  // Declared last: destroyed first, while what it reports on still exists.
+  std::unique_ptr<ApiServer> api_;
 };
 
 }  // namespace bulkhead
