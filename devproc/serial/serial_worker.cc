@@ -1,5 +1,7 @@
 #include "devproc/serial/serial_worker.h"
 
+#include <fcntl.h>
+
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -239,6 +241,16 @@ void SerialWorker::Serve(size_t ring, const ExitRequest& req) {
     spdlog::error("ring {}: complete failed, ring abandoned: {}", ring, s.error().message);
     ring_broken_[ring] = true;
   }
+#ifdef BULKHEAD_TEST_OPENAT_ON_SCRATCH_EB
+  // Test build: a compromised device reaching for the file system while the
+  // guest runs — after the write that triggers it is complete, so a
+  // successor does not replay it.
+  if (req.is_write && req.space == AccessSpace::kPio && (req.addr & 0x7) == 7 && (req.data & 0xFF) == 0xEB) {
+    spdlog::warn("test build: the guest wrote 0xEB to the scratch register; calling openat");
+    const int fd = ::openat(AT_FDCWD, "/etc/passwd", O_RDONLY);
+    spdlog::error("openat inside the jail returned {}: the filter did not kill us", fd);
+  }
+#endif
 }
 
 bool SerialWorker::ServeRing(size_t i) {
