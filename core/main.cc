@@ -108,6 +108,11 @@ int main(int argc, char** argv) {
   std::string restart_budget;
   run->add_option("--restart-budget", restart_budget,
                   "device restarts tolerated: N/SECONDS (default 10/60)");
+  std::string on_device_failure = "stop";
+  run->add_option("--on-device-failure", on_device_failure,
+                  "a device past its restart budget: stop the VM, or detach the device "
+                  "(its registers then read all-ones, like a removed card)")
+      ->check(CLI::IsMember({"stop", "detach"}))->capture_default_str();
   std::string net, disk, cdrom;
   run->add_option("--net", net, "virtio-net on a tap: tap=NAME[,mac=MAC]");
   run->add_option("--disk", disk, "AHCI disk: path=FILE[,readonly]");
@@ -171,6 +176,7 @@ int main(int argc, char** argv) {
                  restart_budget.c_str());
     return 1;
   }
+  config.detach_failed_devices = on_device_failure == "detach";
   if (!net.empty()) {
     auto n = bulkhead::ParseNetOptions(net);
     if (!n) return Fail(n.error());
