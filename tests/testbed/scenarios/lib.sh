@@ -16,10 +16,15 @@ l2_initrd() { cat /guest/initramfs.cpio.gz /guest/l2-scenarios.cpio.gz "$@" > /t
 watch_l2() {
   name="$1"; timeout_s="$2"; logf="$3"; shift 3
   t0=$(now_cs)
-  fifo=/tmp/watch.$$.fifo
-  rm -f "$fifo"; mkfifo "$fifo"
-  "$@" < "${WATCH_STDIN:-/dev/null}" > "$fifo" 2>&1 &
+  fifo=/tmp/watch.$$.fifo; efifo=/tmp/watch.$$.err.fifo
+  rm -f "$fifo" "$efifo"; mkfifo "$fifo" "$efifo"
+  # The VMM's own log (stderr) comes through a pipe of its own, read line by
+  # line: in one pipe with the console, a log line could land in the middle
+  # of a guest line that the serial port was still writing byte by byte.
+  "$@" < "${WATCH_STDIN:-/dev/null}" > "$fifo" 2> "$efifo" &
   vpid=$!
+  ( while IFS= read -r line; do echo "$line" >> "$logf"; echo "L2| $line"; done < "$efifo" ) &
+  epid=$!
   ( sleep "$timeout_s"; kill -9 $vpid 2>/dev/null && echo "l1: $name still running after ${timeout_s}s, killed it" ) &
   tpid=$!
   while IFS= read -r line; do
@@ -32,8 +37,9 @@ watch_l2() {
   done < "$fifo"
   wait $vpid
   rc=$?
+  wait $epid
   kill $tpid 2>/dev/null
-  rm -f "$fifo"
+  rm -f "$fifo" "$efifo"
   echo "VMM-EXIT $rc" >> "$logf"
   echo "L2| VMM-EXIT $rc"
 }
