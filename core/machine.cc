@@ -220,6 +220,7 @@ void Machine::VcpuThread(size_t index) {
   SetCurrentVcpu(static_cast<uint32_t>(index));
   kvm::Vcpu& vcpu = *vcpus_[index];
   while (!stopping_.load(std::memory_order_acquire)) {
+    ParkIfPaused();  // also a vCPU that starts while the VM is paused
     auto ran = vcpu.Run();
     if (!ran) {
       End(MachineEnd::kFatal, ran.error().message);
@@ -227,8 +228,7 @@ void Machine::VcpuThread(size_t index) {
     }
     if (!*ran) {
       vcpu.ClearKick();
-      ParkIfPaused();
-      continue;  // interrupted: look at stopping_ again
+      continue;  // interrupted: look at stopping_ (and a pause) again
     }
     ExitResult r = HandleExit(vcpu.run(), kvm_->vcpu_mmap_size(), pio_, mmio_);
     switch (r.action) {
